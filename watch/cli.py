@@ -1,0 +1,355 @@
+"""The `veille` command: thin wrappers that parse options, call one library function and print its result.
+
+Library code raises VeilleError subclasses; only this module turns them into a message and an exit code
+(0 all good, 1 some sources failed, 2 usage or configuration error). No traceback for a foreseeable problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from watch import config as config_mod
+from watch.collect import collect as run_collect
+from watch.errors import ConfigError, UsageError, VeilleError
+from watch.feeds import discover_feed
+from watch.i18n import tr
+from watch.output import FORMATS, emit
+from watch.store import Store
+
+ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
+               "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash")
+err = Console(stderr=True, highlight=False)
+
+
+class Context:
+    """What every command may need, built lazily: the configuration and the database."""
+
+    def __init__(self, config_path: str | None, db_path: str | None):
+        self.config_path = config_path
+        self.db_path = db_path
+        self._config: config_mod.Config | None = None
+
+    @property
+    def config(self) -> config_mod.Config:
+        if self._config is None:
+            self._config = config_mod.load_config(self.config_path)
+        return self._config
+
+    def store(self) -> Store:
+        path = self.db_path or os.environ.get("VEILLE_DB")
+        return Store.open(path or self.config.database)
+
+
+def handle_errors(func):
+    """Foreseeable problems become a readable message and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(tr("[bold red]Configuration invalide[/] :", "[bold red]Invalid configuration[/]:"))
+            for problem in exc.problems:
+                err.print(f"  {problem}", markup=False)
+            sys.exit(exc.exit_code)
+        except VeilleError as exc:
+            err.print(tr("Erreur : ", "Error: ") + str(exc), markup=False)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print(tr("Interrompu.", "Interrupted."))
+            sys.exit(130)
+
+    return wrapper
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """`7d`, `12h`, `2w`, `30m` before now, or an ISO date/time (UTC when no zone is given)."""
+    if not value:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value)
+    now = datetime.now(timezone.utc)
+    if match:
+        number, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: number})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(tr(f"--since {value!r} illisible : écrire 7d, 12h, 2w ou une date 2026-11-01",
+                            f"--since {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01")) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                             help="table | json | jsonl | csv")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--config", "config_path", metavar="PATH", help="sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG).")
+@click.option("--db", "db_path", metavar="PATH", help="SQLite database (default from sources.yaml, or $VEILLE_DB).")
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv for debug).")
+@click.version_option(package_name="veille")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int) -> None:
+    """veille: veille marchés et concurrents / market and competitor watch.
+
+    \b
+    Exemples / examples:
+      veille demo                      # secteur de démonstration, hors ligne
+      veille collect                   # collecter toutes les sources
+      veille items --since 7d --search rachat --format json
+    """
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_path, db_path)
+
+
+@main.command()
+@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Ad-hoc feed not in the configuration (origin adhoc).")
+@click.option("--no-classify", is_flag=True, help="Store only; leave classification for later.")
+@format_option
+@click.pass_obj
+@handle_errors
+def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no_classify: bool, fmt: str) -> None:
+    """Collecter les sources / collect the sources.
+
+    Exit code 0 when every source was read, 1 when some failed, 2 on a usage or configuration error.
+
+    \b
+    Exemples / examples:
+      veille collect
+      veille collect --source veloce-news --source cyclehebdo
+      veille collect --url https://example.org/feed.xml
+    """
+    config = obj.config
+    with obj.store() as store:
+        total = len(source_ids) + len(urls) if (source_ids or urls) else len(config.sources)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task(tr("collecte", "collecting"), total=total)
+            report = run_collect(config, store, source_ids, urls,
+                                 progress=lambda o: bar.update(task, advance=1, description=o.source_id))
+    rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "entries": o.entries, "new": o.new,
+             "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning} for o in report.outcomes]
+    emit(rows, fmt, title=tr("Collecte", "Collection"))
+    err.print(tr(f"{report.new} nouveaux, {report.updated} mis à jour, {len(report.failed)} source(s) en échec ; base : {store.path}",
+                 f"{report.new} new, {report.updated} updated, {len(report.failed)} source(s) failed; database: {store.path}"),
+              markup=False)
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.option("--since", metavar="WHEN", help="First seen since 7d, 12h, 2w or a date (2026-11-01).")
+@click.option("--source", metavar="ID", help="Items carried by this source.")
+@click.option("--search", metavar="TEXT", help="Full-text search, accents ignored (rachete finds rachète).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items (table: 50).")
+@format_option
+@click.pass_obj
+@handle_errors
+def items(obj: Context, since: str | None, source: str | None, search: str | None, limit: int | None, fmt: str) -> None:
+    """Lister les articles collectés / list collected items.
+
+    \b
+    Exemples / examples:
+      veille items --since 7d
+      veille items --search "levée de fonds" --format json
+      veille items --source veloce-news --format csv > veloce.csv
+      veille items --format jsonl | jq .title
+    """
+    with obj.store() as store:
+        rows = store.items(since=parse_since(since), source=source, search=search,
+                           limit=limit or (50 if fmt == "table" else None))
+    if fmt == "table":
+        for row in rows:
+            row["date"] = (row["published_at"] or "")[:10] + ("~" if row["published_estimated"] else "")
+            row["title"] = (row["title"] or "")[:90]
+        emit(rows, fmt, table_columns=("id", "date", "source", "lang", "title"))
+        err.print(tr(f"{len(rows)} article(s)", f"{len(rows)} item(s)"))
+    else:
+        emit(rows, fmt, columns=ITEM_FIELDS)
+
+
+@main.group()
+def sources() -> None:
+    """Gérer les sources / manage the sources (list, check, add, reset)."""
+
+
+@sources.command("list")
+@format_option
+@click.pass_obj
+@handle_errors
+def sources_list(obj: Context, fmt: str) -> None:
+    """Sources configurées et leur état / configured sources and their state.
+
+    \b
+    Exemple / example:
+      veille sources list --format json
+    """
+    config = obj.config
+    with obj.store() as store:
+        store.sync_sources(config.sources)
+        state = {row["id"]: row for row in store.sources_overview()}
+    rows = []
+    for source in config.sources:
+        row = state.get(source.id, {})
+        rows.append({"id": source.id, "kind": source.kind, "type": source.type, "lang": source.language,
+                     "grade": source.reliability, "status": row.get("status"), "items": row.get("items", 0),
+                     "last_success": (row.get("last_success_at") or "")[:16], "failures": row.get("failures", 0),
+                     "last_error": row.get("last_error") or "", "url": source.url})
+    emit(rows, fmt, table_columns=("id", "kind", "type", "lang", "grade", "status", "items", "last_success", "last_error"))
+
+
+@sources.command("check")
+@click.pass_obj
+@handle_errors
+def sources_check(obj: Context) -> None:
+    """Valider sources.yaml / validate sources.yaml (every problem, file:line, hint; exit 2 if any).
+
+    \b
+    Exemple / example:
+      veille --config sources.yaml sources check
+    """
+    config = obj.config
+    counts = {k: len(getattr(config, k)) for k in ("themes", "competitors", "sources", "audiences")}
+    click.echo(tr(f"{config.path} est valide : {counts['themes']} thèmes, {counts['competitors']} concurrents, "
+                  f"{counts['sources']} sources, {counts['audiences']} audiences.",
+                  f"{config.path} is valid: {counts['themes']} themes, {counts['competitors']} competitors, "
+                  f"{counts['sources']} sources, {counts['audiences']} audiences."))
+
+
+@sources.command("reset")
+@click.argument("source_ids", nargs=-1, required=True, metavar="ID...")
+@click.pass_obj
+@handle_errors
+def sources_reset(obj: Context, source_ids: tuple[str, ...]) -> None:
+    """Reprendre une source (410, échecs) / collect a source again (after 410, failures).
+
+    \b
+    Exemple / example:
+      veille sources reset veloce-news
+    """
+    with obj.store() as store:
+        for source_id in source_ids:
+            if not store.reset_source(source_id):
+                raise UsageError(tr(f"source {source_id!r} inconnue de la base", f"source {source_id!r} not in the database"))
+            click.echo(tr(f"{source_id} : remise à zéro, collectée en entier au prochain passage",
+                          f"{source_id}: reset, fetched in full at the next run"))
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--id", "source_id", metavar="ID", help="Source id (default: from the feed's title).")
+@click.option("--type", "source_type", default="press", show_default=True,
+              type=click.Choice(["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]))
+@click.option("--reliability", default="F", show_default=True, type=click.Choice(list("ABCDEF")),
+              help="Admiralty grade of the source (F = cannot be judged yet).")
+@click.option("--theme", "themes", multiple=True, metavar="ID", help="Theme id this source covers (repeatable).")
+@click.pass_obj
+@handle_errors
+def sources_add(obj: Context, url: str, source_id: str | None, source_type: str, reliability: str,
+                themes: tuple[str, ...]) -> None:
+    """Trouver le flux d'une page et l'ajouter / find a page's feed and add it to sources.yaml.
+
+    Autodiscovery (<link rel="alternate">, then usual paths such as /feed); the feed is fetched and checked,
+    then a commented entry is appended to the sources section, keeping the file's comments.
+
+    \b
+    Exemple / example:
+      veille sources add https://www.example.org/blog/ --type blog --theme urban-mobility
+    """
+    config = obj.config
+    feed_url, parsed = discover_feed(url, config.collect)
+    entry = config_mod.append_source(config.path, feed_url, parsed.title, parsed.language,
+                                     source_id=source_id, source_type=source_type, reliability=reliability,
+                                     themes=list(themes), entries=len(parsed.entries))
+    click.echo(tr(f"Source {entry!r} ajoutée à {config.path} : {feed_url} ({len(parsed.entries)} articles). "
+                  "Compléter la fiabilité, le pays et la légitimité.",
+                  f"Source {entry!r} added to {config.path}: {feed_url} ({len(parsed.entries)} entries). "
+                  "Fill in reliability, country and legitimacy."))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing sources.yaml.")
+@handle_errors
+def init(directory: Path, force: bool) -> None:
+    """Écrire une configuration de départ commentée / write a commented starter configuration.
+
+    \b
+    Exemple / example:
+      veille init ma-veille && cd ma-veille && veille sources check
+    """
+    target = config_mod.write_starter(directory, force=force)
+    click.echo(tr(f"Configuration écrite : {target}. L'adapter, puis `veille sources check`.",
+                  f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
+
+
+@main.command()
+@click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
+@click.pass_obj
+@handle_errors
+def demo(obj: Context, serve: bool, port: int) -> None:
+    """Secteur de démonstration hors ligne / the offline demo sector.
+
+    Starts a local server for the demo sector's feeds, collects them over HTTP into the database and says
+    what it did. With --serve the server stays up so that other commands can be shown against it.
+
+    \b
+    Exemples / examples:
+      veille demo
+      veille demo --serve          # then, in another terminal: veille collect
+    """
+    from watch.demo import DemoServer  # only this command needs the demo server
+
+    server = DemoServer.find("127.0.0.1", port)
+    with server:
+        # The demo configuration writes its URLs ${VEILLE_DEMO_URL:-http://127.0.0.1:8765}/...
+        os.environ["VEILLE_DEMO_URL"] = server.base_url
+        err.print(tr(f"Serveur de démonstration : {server.base_url}", f"Demo server: {server.base_url}"))
+        config = obj.config
+        with obj.store() as store:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+                          transient=True) as bar:
+                task = bar.add_task(tr("collecte", "collecting"), total=len(config.sources))
+                report = run_collect(config, store, progress=lambda o: bar.update(task, advance=1))
+            counts = store.counts()
+            latest = store.items(limit=5)
+        rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
+                 "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
+        emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
+        emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
+             "table", title=tr("Derniers articles", "Latest items"))
+        click.echo(tr(
+            f"{report.new} nouveaux articles, {report.updated} mis à jour ; {counts['items']} articles de "
+            f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
+            "veille items --search rachat · veille sources list",
+            f"{report.new} new items, {report.updated} updated; {counts['items']} items from "
+            f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
+            "veille items --search acquisition · veille sources list"))
+        if serve:
+            err.print(tr(f"Le serveur reste ouvert sur {server.base_url} (Ctrl-C pour arrêter). Dans un autre terminal : "
+                         f"export VEILLE_DEMO_URL={server.base_url}",
+                         f"The server stays up on {server.base_url} (Ctrl-C stops it). In another terminal: "
+                         f"export VEILLE_DEMO_URL={server.base_url}"), markup=False)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                err.print(tr("Serveur arrêté.", "Server stopped."))
+    sys.exit(1 if report.failed else 0)
+
+
+if __name__ == "__main__":
+    main()

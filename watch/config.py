@@ -1,0 +1,551 @@
+"""sources.yaml: the watch configuration, loaded once into frozen, typed models.
+
+This is the only module that reads sources.yaml. Every problem is reported at once, each with file:line, the field
+and a hint, as a ConfigError; `${VAR}` and `${VAR:-default}` are taken from the environment so that no secret has to
+live in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import os
+import re
+import unicodedata
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from watch.errors import ConfigError, Problem
+from watch.i18n import tr
+
+DEFAULT_CONFIG = "sources.yaml"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_EVERY = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SHORT_CRON = re.compile(r"^\s*(?:(daily|[a-z]{3}(?:[-,][a-z]{3})*)\s+)?(\d{1,2}):(\d{2})\s*$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Company(Model):
+    name: str
+    sector: str = ""
+    offer: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class CollectSettings(Model):
+    """How the feed reader behaves on the network; defaults fit a watch of a few hundred sources."""
+
+    concurrency: int = Field(32, ge=1, le=512)
+    per_host: int = Field(6, ge=1, le=64)
+    timeout: float = Field(20.0, gt=0, le=600)
+    connect_timeout: float = Field(10.0, gt=0, le=120)
+    max_bytes: int = Field(5_000_000, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    user_agent: str = "veille/0.1 (market-watch feed reader; +https://pypi.org/project/veille/)"
+
+
+class Schedule(Model):
+    """Either `every: 1h` (an interval) or `cron:` (`mon 07:30`, `daily 06:00` or five cron fields)."""
+
+    every: str | None = None
+    cron: str | None = None
+    timezone: str = "Europe/Paris"
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        if value is not None and not _EVERY.match(value):
+            raise ValueError(tr("durée illisible, écrire par exemple 30m, 1h ou 1d",
+                                "unreadable duration, write e.g. 30m, 1h or 1d"))
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            fields = cron_fields(value)
+            hours = fields["hour"]
+            # Daylight-saving changes skip or repeat 02:00-03:00 local time: a job there runs 0 or 2 times.
+            if hours.isdigit() and int(hours) == 2:
+                raise ValueError(tr("pas d'heure entre 02:00 et 03:00 (changement d'heure)",
+                                    "no time between 02:00 and 03:00 (daylight-saving change)"))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(tr(f"fuseau horaire inconnu {value!r}", f"unknown time zone {value!r}")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError(tr("donner soit every soit cron", "give either every or cron"))
+        return self
+
+    @property
+    def interval_seconds(self) -> int | None:
+        if self.every is None:
+            return None
+        number, unit = _EVERY.match(self.every).groups()
+        return int(number) * _UNITS[unit]
+
+
+def cron_fields(text: str) -> dict[str, str]:
+    """`mon 07:30` / `daily 06:00` / `30 7 * * mon` as APScheduler CronTrigger fields."""
+    short = _SHORT_CRON.match(text.lower())
+    if short:
+        days, hour, minute = short.groups()
+        if int(hour) > 23 or int(minute) > 59:
+            raise ValueError(tr(f"heure invalide dans {text!r}", f"invalid time in {text!r}"))
+        if days and days != "daily":
+            for day in re.split(r"[-,]", days):
+                if day not in _DAYS:
+                    raise ValueError(tr(f"jour inconnu {day!r} (mon, tue, … sun)", f"unknown day {day!r} (mon, tue, … sun)"))
+        dow = "*" if not days or days == "daily" else days
+        return {"minute": str(int(minute)), "hour": str(int(hour)), "day": "*", "month": "*", "day_of_week": dow}
+    parts = text.split()
+    if len(parts) != 5:
+        raise ValueError(tr(f"cron illisible {text!r}: écrire 'mon 07:30' ou cinq champs '30 7 * * mon'",
+                            f"unreadable cron {text!r}: write 'mon 07:30' or five fields '30 7 * * mon'"))
+    return dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts))
+
+
+class Theme(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    label: str
+    purpose: str = ""
+    priority: int = Field(2, ge=1, le=3)
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    indicators: list[str] = Field(default_factory=list)
+
+
+class Competitor(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    kind: Literal["direct", "indirect"] = "direct"
+
+
+SourceKind = Literal["feed", "spider", "page", "offline"]
+SourceType = Literal["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]
+
+
+class Source(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    kind: SourceKind = "feed"
+    url: str | None = None
+    language: str = Field("fr", pattern=r"^[a-z]{2}$")
+    country: str = ""
+    type: SourceType = "press"
+    reliability: Literal["A", "B", "C", "D", "E", "F"] = "F"
+    access: Literal["free", "paywall", "login"] = "free"
+    legitimacy: str = ""
+    themes: list[str] = Field(default_factory=list)
+    competitor: str | None = None
+    schedule: Schedule | None = None
+    internal: bool = False
+    notes: str = ""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> Any:
+        return value.strip().lower().replace(" ", "-").replace("_", "-") if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _url(self) -> Source:
+        if self.kind != "offline":
+            if not self.url:
+                raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url",
+                                    f"a {self.kind} source needs a url"))
+            if not re.match(r"^https?://[^\s/]+", self.url):
+                raise ValueError(tr(f"url {self.url!r} : seules les adresses http(s) sont collectées",
+                                    f"url {self.url!r}: only http(s) addresses are collected"))
+        return self
+
+
+class Interests(Model):
+    themes: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+
+
+class Alerts(Model):
+    min_score: int = Field(85, ge=0, le=100)
+    night: bool = False
+
+
+class Audience(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    role: Literal["direction", "marketing", "commercial", "rd", "partners", "custom"] = "custom"
+    name: str = ""
+    external: bool = False
+    recipients: list[str] = Field(default_factory=list)
+    language: Literal["fr", "en"] = "fr"
+    interests: Interests = Field(default_factory=Interests)
+    min_score: int = Field(50, ge=0, le=100)
+    max_items: int = Field(15, ge=1, le=500)
+    schedule: Schedule | None = None
+    alerts: Alerts | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not EMAIL_PATTERN.match(address):
+                raise ValueError(tr(f"adresse e-mail invalide {address!r}", f"invalid e-mail address {address!r}"))
+        return value
+
+
+class Delivery(Model):
+    sender: str = "veille@localhost"
+    reply_to: str | None = None
+    unsubscribe: str | None = None
+    unsubscribe_url: str | None = None
+    archive: Path = Path("data/archive")
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(tr("l'URL de désinscription doit être en https://", "the unsubscribe URL must be https://"))
+        return value
+
+
+class Config(Model):
+    company: Company
+    database: Path = Path("data/veille.db")
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+    themes: list[Theme] = Field(default_factory=list)
+    competitors: list[Competitor] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    audiences: list[Audience] = Field(default_factory=list)
+    delivery: Delivery = Field(default_factory=Delivery)
+    path: Path | None = None
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    """The file to read: the argument, else $VEILLE_CONFIG, else ./sources.yaml."""
+    return Path(path or os.environ.get("VEILLE_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Read and validate a configuration file; raise ConfigError listing every problem."""
+    file = config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(file), None, "", tr(
+            "fichier de configuration introuvable", "configuration file not found"),
+            tr("créer-en un avec `veille init DOSSIER`, ou donner --config / VEILLE_CONFIG",
+               "create one with `veille init DIR`, or pass --config / VEILLE_CONFIG"))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(file), None, "", tr(f"illisible : {exc}", f"unreadable: {exc}"))]) from None
+    return parse_config(text, str(file), base=file.resolve().parent)
+
+
+def parse_config(text: str, filename: str = DEFAULT_CONFIG, base: Path | None = None) -> Config:
+    """Validate configuration text; paths inside it are resolved from `base` (the file's folder)."""
+    problems: list[Problem] = []
+    data, lines = _read_yaml(text, filename, problems)
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(filename, 1, "", tr("le fichier doit être une table (clé: valeur)",
+                                                        "the file must be a mapping (key: value)"))])
+    data = _interpolate(data, (), lines, filename, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, lines, filename))
+        raise ConfigError(problems) from None
+    problems.extend(_cross_check(config, lines, filename))
+    if problems:
+        raise ConfigError(problems)
+    base = base or Path.cwd()
+    delivery = config.delivery.model_copy(update={"archive": base / config.delivery.archive})
+    return config.model_copy(update={"database": base / config.database, "delivery": delivery,
+                                     "path": Path(filename)})
+
+
+def _read_yaml(text: str, filename: str, problems: list[Problem]) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML keeping the line of every key and list element, so errors can point at them."""
+    loader = yaml.SafeLoader(text)
+    lines: dict[tuple, int] = {}
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            problems.append(Problem(filename, 1, "", tr("le fichier est vide", "the file is empty"),
+                                    tr("`veille init` écrit un exemple commenté", "`veille init` writes a commented example")))
+            return None, lines
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(Problem(filename, mark.line + 1 if mark else None, "",
+                                tr(f"YAML invalide : {getattr(exc, 'problem', exc)}", f"invalid YAML: {getattr(exc, 'problem', exc)}"),
+                                tr("vérifier l'indentation et les guillemets", "check indentation and quotes")))
+        return None, lines
+    finally:
+        loader.dispose()
+    _node_lines(node, (), lines, filename, problems)
+    return data, lines
+
+
+def _node_lines(node: yaml.Node, path: tuple, lines: dict, filename: str, problems: list[Problem]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(Problem(filename, key_node.start_mark.line + 1, _dotted(path + (key,)),
+                                        tr("clé répétée", "duplicate key"), tr("garder une seule fois", "keep it once")))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _node_lines(value_node, path + (key,), lines, filename, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _node_lines(child, path + (index,), lines, filename, problems)
+
+
+def _interpolate(value: Any, path: tuple, lines: dict, filename: str, problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path + (k,), lines, filename, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path + (i,), lines, filename, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is None or (found == "" and default is not None):
+            if default is None:
+                problems.append(Problem(filename, _line(lines, path), _dotted(path),
+                                        tr(f"variable d'environnement {name} non définie", f"environment variable {name} is not set"),
+                                        tr(f"l'exporter, ou écrire ${{{name}:-valeur}}", f"export it, or write ${{{name}:-value}}")))
+                return ""
+            return default
+        return found
+
+    return _VAR.sub(substitute, value)
+
+
+def _line(lines: dict, path: tuple) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def _dotted(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _field_names(loc: tuple) -> list[str]:
+    """The fields a model accepts at `loc` (for did-you-mean on unknown keys)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            inner = getattr(candidate, "__args__", (candidate,))
+            found = next((c for c in (candidate, *inner) if isinstance(c, type) and issubclass(c, BaseModel)), None)
+            if found:
+                model = found
+                break
+        else:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _pydantic_problems(exc: ValidationError, lines: dict, filename: str) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        message = error["msg"].removeprefix("Value error, ")
+        hint = ""
+        if error["type"] == "extra_forbidden":
+            known = [name for name in _field_names(loc[:-1]) if name != "path"]
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = tr("champ inconnu", "unknown field")
+            hint = tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else \
+                tr(f"champs possibles : {', '.join(known)}", f"known fields: {', '.join(known)}")
+        elif error["type"] == "missing":
+            message = tr("champ obligatoire manquant", "required field missing")
+        elif error["type"] == "literal_error":
+            expected = re.findall(r"'([^']*)'", error["ctx"].get("expected", ""))
+            close = difflib.get_close_matches(str(error.get("input")), expected, n=1)
+            message = tr(f"valeur {error.get('input')!r} non reconnue", f"value {error.get('input')!r} not recognised")
+            hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close
+                    else tr("valeurs possibles : ", "possible values: ") + ", ".join(expected))
+        elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
+            hint = tr("minuscules, chiffres et tirets, par exemple 'veloce-news'",
+                      "lower-case letters, digits and dashes, e.g. 'veloce-news'")
+        problems.append(Problem(filename, _line(lines, loc), _dotted(loc), message, hint))
+    return problems
+
+
+def taxonomy_labels() -> list[str]:
+    """Label ids of nlp/taxonomy.yaml, read as data (the config must not import the NLP stage)."""
+    spec = importlib.util.find_spec("nlp")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    file = Path(list(spec.submodule_search_locations)[0]) / "taxonomy.yaml"
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    return [label["id"] for axis in ("trends", "moves") for label in data.get(axis, [])]
+
+
+def _cross_check(config: Config, lines: dict, filename: str) -> list[Problem]:
+    """Ids must be unique in their namespace and every reference must name something declared."""
+    problems: list[Problem] = []
+
+    def unknown(path: tuple, kind: str, value: str, known: list[str]) -> None:
+        close = difflib.get_close_matches(value, known, n=1)
+        hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
+                tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
+        problems.append(Problem(filename, _line(lines, path), _dotted(path),
+                                tr(f"{kind} inconnu {value!r}", f"unknown {kind} {value!r}"), hint))
+
+    for section in ("themes", "competitors", "sources", "audiences"):
+        seen: set[str] = set()
+        for index, entry in enumerate(getattr(config, section)):
+            if entry.id in seen:
+                problems.append(Problem(filename, _line(lines, (section, index, "id")), f"{section}[{index}].id",
+                                        tr(f"identifiant {entry.id!r} en double", f"duplicate id {entry.id!r}"),
+                                        tr("chaque identifiant doit être unique", "each id must be unique")))
+            seen.add(entry.id)
+
+    theme_ids = [t.id for t in config.themes]
+    competitor_ids = [c.id for c in config.competitors]
+    labels = taxonomy_labels()
+    for i, source in enumerate(config.sources):
+        for j, theme in enumerate(source.themes):
+            if theme not in theme_ids:
+                unknown(("sources", i, "themes", j), tr("thème", "theme"), theme, theme_ids)
+        if source.competitor and source.competitor not in competitor_ids:
+            unknown(("sources", i, "competitor"), tr("concurrent", "competitor"), source.competitor, competitor_ids)
+    for i, audience in enumerate(config.audiences):
+        for j, theme in enumerate(audience.interests.themes):
+            if theme not in theme_ids:
+                unknown(("audiences", i, "interests", "themes", j), tr("thème", "theme"), theme, theme_ids)
+        for j, competitor in enumerate(audience.interests.competitors):
+            if competitor not in competitor_ids:
+                unknown(("audiences", i, "interests", "competitors", j), tr("concurrent", "competitor"), competitor, competitor_ids)
+        for j, label in enumerate(audience.interests.labels):
+            if labels and label not in labels:
+                unknown(("audiences", i, "interests", "labels", j), tr("étiquette", "label"), label, labels)
+    return problems
+
+
+def append_source(path: str | os.PathLike, url: str, title: str, language: str | None, *, source_id: str | None = None,
+                  source_type: str = "press", reliability: str = "F", themes: list[str] | None = None,
+                  entries: int = 0) -> str:
+    """Append a commented feed source to the file's `sources` list, keeping every comment; return its id.
+
+    The file is edited as text at the end of the sources block (PyYAML would drop comments on a round trip),
+    then validated; an edit that would make the file invalid is rolled back.
+    """
+    file = Path(path)
+    original = file.read_text(encoding="utf-8")
+    data = yaml.safe_load(original) or {}
+    taken = {s.get("id") for s in data.get("sources") or [] if isinstance(s, dict)}
+    base_id = source_id or re.sub(r"[^a-z0-9]+", "-", _ascii(title or url.split("//")[-1]).lower()).strip("-")[:40] or "feed"
+    new_id, n = base_id, 2
+    while new_id in taken:
+        if source_id:
+            raise ConfigError([Problem(str(file), None, "sources", tr(f"l'identifiant {source_id!r} existe déjà",
+                                                                       f"id {source_id!r} already exists"),
+                                       tr("en choisir un autre avec --id", "choose another with --id"))])
+        new_id, n = f"{base_id}-{n}", n + 1
+    fields = {"id": new_id, "name": title or new_id, "kind": "feed", "url": url, "language": language or "fr",
+              "country": "", "type": source_type, "reliability": reliability, "access": "free", "legitimacy": "",
+              "themes": themes or []}
+    lines = [f"# {tr('Ajoutée par `veille sources add` le', 'Added by `veille sources add` on')} {date.today()} "
+             f"({entries} {tr('articles au contrôle', 'entries when checked')}) : "
+             f"{tr('compléter pays, fiabilité (A-F) et légitimité.', 'fill in country, reliability (A-F) and legitimacy.')}"]
+    for index, (key, value) in enumerate(fields.items()):
+        rendered = json.dumps(value, ensure_ascii=False)
+        lines.append(("- " if index == 0 else "  ") + f"{key}: {rendered}")
+    text = _insert_in_sources(original, lines)
+    temporary = file.with_suffix(file.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    try:
+        load_config(temporary)
+    except ConfigError as exc:
+        temporary.unlink()
+        raise ConfigError([Problem(str(file), None, "sources", tr("l'ajout rendrait le fichier invalide ; rien n'a été modifié",
+                                                                   "the addition would make the file invalid; nothing was changed"))]
+                          + exc.problems) from None
+    temporary.replace(file)
+    return new_id
+
+
+def _insert_in_sources(text: str, entry_lines: list[str]) -> str:
+    root = yaml.compose(text)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    sources = None
+    if isinstance(root, yaml.MappingNode):
+        sources = next((v for k, v in root.value if k.value == "sources"), None)
+    if isinstance(sources, yaml.SequenceNode) and sources.value and not sources.flow_style:
+        indent = " " * max(sources.value[0].start_mark.column - 2, 0)
+        last = sources.value[-1].end_mark
+        at = last.line if last.column == 0 else last.line + 1
+        return "".join(lines[:at] + [indent + line + "\n" for line in entry_lines] + lines[at:])
+    block = ["sources:\n"] + ["  " + line + "\n" for line in entry_lines]
+    if isinstance(sources, yaml.SequenceNode) and not sources.value:
+        # `sources: []`: the empty list is replaced by a block list.
+        start = sources.start_mark.line
+        key_line = lines[start]
+        lines[start] = key_line[:key_line.index("sources")] + "".join(block)
+        return "".join(lines)
+    return "".join(lines) + "\n" + "".join(block)
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def write_starter(directory: str | os.PathLike, force: bool = False) -> Path:
+    """Write the commented starter configuration into `directory`/sources.yaml."""
+    target = Path(directory) / DEFAULT_CONFIG
+    if target.exists() and not force:
+        raise ConfigError([Problem(str(target), None, "", tr("le fichier existe déjà", "the file already exists"),
+                                   tr("--force pour l'écraser", "--force overwrites it"))])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    starter = Path(__file__).with_name("templates") / "starter.yaml"
+    target.write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")
+    return target

@@ -1,0 +1,403 @@
+"""The feed reader: RSS, Atom and JSON Feed sources fetched concurrently and ingested into the store.
+
+feedparser has no timeout of its own, so bodies are fetched with httpx (timeouts, size cap, redirects, gzip,
+conditional GET) and only then handed to `feedparser.parse(bytes)` in a worker thread, off the event loop.
+Problems in the data are recorded on the source, never raised: one bad source never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import httpx
+
+from watch.config import CollectSettings
+from watch.errors import SourceError
+from watch.i18n import tr
+from watch.models import Entry, FetchOutcome, utcnow
+from watch.store import Store
+
+log = logging.getLogger(__name__)
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+          "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+BACKOFF_BASE_S = 300
+BACKOFF_CAP_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class FeedTarget:
+    """One feed to read: a configured source, or an ad-hoc URL given on the command line."""
+
+    source_id: str
+    url: str
+    origin: str = "feed"
+    language: str | None = None
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[Entry] = field(default_factory=list)
+    title: str = ""
+    language: str | None = None
+    warning: str = ""
+    error: str = ""
+
+
+def backoff_seconds(failures: int) -> float:
+    """5 min, 10 min, 20 min … capped at a day: a failing source is retried forever, ever more rarely."""
+    return float(min(BACKOFF_BASE_S * 2 ** max(failures - 1, 0), BACKOFF_CAP_S))
+
+
+def read_feeds(targets: list[FeedTarget], store: Store, settings: CollectSettings, *, force: bool = False,
+               progress: Callable[[FetchOutcome], None] | None = None) -> list[FetchOutcome]:
+    """Fetch, parse and ingest every target; return one outcome per target, in the targets' order.
+
+    Sources marked gone (HTTP 410) are skipped; sources in backoff are skipped unless `force`.
+    """
+    return asyncio.run(_read_all(targets, store, settings, force, progress))
+
+
+async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSettings, force: bool,
+                    progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    loop = asyncio.get_running_loop()
+    overall = asyncio.Semaphore(settings.concurrency)
+    per_host: dict[str, asyncio.Semaphore] = {}
+    # The store's connection is used from one thread only; parsing runs in its own small pool.
+    with ThreadPoolExecutor(1, thread_name_prefix="veille-store") as writer, \
+            ThreadPoolExecutor(2, thread_name_prefix="veille-parse") as parser:
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency),
+            follow_redirects=True, max_redirects=settings.max_redirects,
+            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+        ) as client:
+
+            async def one(target: FeedTarget) -> FetchOutcome:
+                host = urlsplit(target.url).netloc.lower()
+                host_limit = per_host.setdefault(host, asyncio.Semaphore(settings.per_host))
+                async with overall, host_limit:
+                    outcome = await _read_one(client, target, store, settings, force, loop, writer, parser)
+                if progress:
+                    progress(outcome)
+                return outcome
+
+            return list(await asyncio.gather(*(one(t) for t in targets)))
+
+
+async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store, settings: CollectSettings,
+                    force: bool, loop: asyncio.AbstractEventLoop, writer: ThreadPoolExecutor,
+                    parser: ThreadPoolExecutor) -> FetchOutcome:
+    state = await loop.run_in_executor(writer, store.source_state, target.source_id)
+    outcome = FetchOutcome(target.source_id, target.url, utcnow())
+    if state.get("status") == "gone":
+        outcome.outcome = "skipped"
+        outcome.error = tr(f"source disparue (HTTP 410) ; `veille sources reset {target.source_id}` pour la reprendre",
+                           f"source gone (HTTP 410); `veille sources reset {target.source_id}` to collect it again")
+        return outcome
+    if not force and state.get("next_attempt_at") and state["next_attempt_at"] > outcome.started_at.isoformat():
+        outcome.outcome = "skipped"
+        outcome.error = tr(f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
+                           f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}")
+        return outcome
+
+    started = time.perf_counter()
+    body = await _download(client, target, state, settings, outcome)
+    if body is not None:
+        parsed = await loop.run_in_executor(parser, parse_feed, body, outcome.content_type, target.url)
+        outcome.entries = len(parsed.entries)
+        outcome.warning = parsed.warning
+        if parsed.error:
+            outcome.outcome, outcome.error = "error", parsed.error
+        else:
+            counts = await loop.run_in_executor(writer, lambda: store.ingest(
+                target.source_id, parsed.entries, target.origin, outcome.started_at, target.language))
+            outcome.new, outcome.updated = counts.new, counts.updated
+            if counts.warnings:
+                outcome.warning = "; ".join(filter(None, [outcome.warning, *_summarise(counts.warnings)]))
+    outcome.duration_ms = int((time.perf_counter() - started) * 1000)
+    await loop.run_in_executor(writer, store.record_fetch, outcome, backoff_seconds)
+    log.info("source=%s outcome=%s status=%s new=%d updated=%d ms=%d %s", outcome.source_id, outcome.outcome,
+             outcome.http_status, outcome.new, outcome.updated, outcome.duration_ms, outcome.error or outcome.warning)
+    return outcome
+
+
+async def _download(client: httpx.AsyncClient, target: FeedTarget, state: dict, settings: CollectSettings,
+                    outcome: FetchOutcome) -> bytes | None:
+    """The response body, or None with the outcome set (not modified, gone, error)."""
+    headers = {}
+    if state.get("etag"):
+        headers["If-None-Match"] = state["etag"]
+    if state.get("last_modified"):
+        headers["If-Modified-Since"] = state["last_modified"]
+    try:
+        # httpx's read timeout is per read: a server that trickles bytes is cut by this overall deadline.
+        return await asyncio.wait_for(_stream(client, target.url, headers, settings, outcome),
+                                      timeout=settings.timeout * 3)
+    except asyncio.TimeoutError:
+        message = tr(f"pas de réponse complète en {settings.timeout * 3:.0f} s",
+                     f"no complete answer within {settings.timeout * 3:.0f} s")
+    except httpx.TooManyRedirects:
+        message = tr(f"trop de redirections (plus de {settings.max_redirects}, boucle ?)",
+                     f"too many redirects (over {settings.max_redirects}, a loop?)")
+    except httpx.TimeoutException:
+        message = tr(f"délai dépassé ({settings.timeout:.0f} s) : le serveur ne répond pas",
+                     f"timed out ({settings.timeout:.0f} s): the server does not answer")
+    except httpx.ConnectError as exc:
+        message = tr(f"connexion impossible : {exc}", f"cannot connect: {exc}")
+        if "127.0.0.1:8765" in target.url or "localhost:8765" in target.url:
+            message += tr(" (secteur de démonstration : le lancer avec `veille demo --serve`)",
+                          " (demo sector: start it with `veille demo --serve`)")
+    except httpx.HTTPError as exc:
+        message = tr(f"erreur HTTP : {exc.__class__.__name__}: {exc}", f"HTTP error: {exc.__class__.__name__}: {exc}")
+    outcome.outcome, outcome.error = "error", message
+    return None
+
+
+async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: CollectSettings,
+                  outcome: FetchOutcome) -> bytes | None:
+    async with client.stream("GET", url, headers=headers) as response:
+        outcome.http_status = response.status_code
+        outcome.content_type = response.headers.get("content-type", "")
+        if response.status_code == 304:
+            outcome.outcome = "not_modified"
+            return None
+        if response.status_code == 410:
+            outcome.outcome = "gone"
+            outcome.error = tr("HTTP 410 : la source n'existe plus ; elle ne sera plus collectée",
+                               "HTTP 410: the source no longer exists; it will not be collected again")
+            return None
+        if response.status_code >= 400:
+            outcome.outcome = "error"
+            outcome.error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            if response.status_code in (429, 503):
+                outcome.retry_after = _retry_after(response.headers.get("retry-after"))
+                if outcome.retry_after:
+                    outcome.error += tr(f" (réessayer dans {outcome.retry_after:.0f} s)",
+                                        f" (retry after {outcome.retry_after:.0f} s)")
+            return None
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_bytes:
+            return _too_big(outcome, settings)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > settings.max_bytes:
+                return _too_big(outcome, settings)
+            chunks.append(chunk)
+        outcome.bytes = size
+        outcome.etag = response.headers.get("etag")
+        outcome.last_modified = response.headers.get("last-modified")
+        return b"".join(chunks)
+
+
+def _too_big(outcome: FetchOutcome, settings: CollectSettings) -> None:
+    outcome.outcome = "error"
+    outcome.error = tr(f"réponse trop grosse (plus de {settings.max_bytes} octets) : abandonnée ; relever collect.max_bytes si la source est sûre",
+                       f"response too large (over {settings.max_bytes} bytes): dropped; raise collect.max_bytes if the source is trusted")
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+def _summarise(warnings: list[str], keep: int = 3) -> list[str]:
+    more = len(warnings) - keep
+    return warnings[:keep] + ([tr(f"… et {more} autre(s)", f"… and {more} more")] if more > 0 else [])
+
+
+def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed:
+    """Entries of an RSS, Atom, RDF or JSON Feed body; never raises, says why a body is not a feed."""
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        return ParsedFeed(error=tr("réponse vide", "empty body"))
+    if stripped[:1] in (b"{", b"["):
+        return _parse_json_feed(stripped)
+    try:
+        # Sanitising and URI resolution are left to the store (nh3), once, for every collector.
+        parsed = feedparser.parse(body, response_headers={"content-type": content_type, "content-location": url},
+                                  sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser is meant never to raise; a broken body must not stop the run.
+        return ParsedFeed(error=tr(f"flux illisible : {exc}", f"unreadable feed: {exc}"))
+    language = _language(parsed.feed.get("language"))
+    entries = [_entry(e, language) for e in parsed.entries]
+    title = parsed.feed.get("title", "")
+    problem = _bozo_reason(parsed) if parsed.get("bozo") else ""
+    if not entries and not parsed.get("version"):
+        head = stripped[:512].lower()
+        if b"<html" in head or b"<!doctype html" in head:
+            return ParsedFeed(title=title, error=tr(
+                "page HTML servie au lieu d'un flux ; `veille sources add URL` trouve le flux d'une page",
+                "HTML page served instead of a feed; `veille sources add URL` finds a page's feed"))
+        return ParsedFeed(title=title, error=tr(f"pas un flux RSS/Atom : {problem or 'format inconnu'}",
+                                                f"not an RSS/Atom feed: {problem or 'unknown format'}"))
+    if problem and not entries:
+        return ParsedFeed(title=title, error=tr(f"flux invalide sans article : {problem}", f"invalid feed with no entry: {problem}"))
+    warning = tr(f"flux imparfait, lu quand même : {problem}", f"imperfect feed, read anyway: {problem}") if problem else ""
+    return ParsedFeed(entries=entries, title=title, language=language, warning=warning)
+
+
+def _bozo_reason(parsed: feedparser.FeedParserDict) -> str:
+    exc = parsed.get("bozo_exception")
+    name = exc.__class__.__name__ if exc else "?"
+    if name == "CharacterEncodingOverride":
+        return tr(f"jeu de caractères déclaré faux, lu en {parsed.get('encoding')}",
+                  f"declared charset is wrong, read as {parsed.get('encoding')}")
+    if name in ("SAXParseException", "SAXException") or "not well-formed" in str(exc):
+        return tr(f"XML mal formé ({exc})", f"ill-formed XML ({exc})")
+    return f"{name}: {exc}"
+
+
+def _language(code: str | None) -> str | None:
+    if not code:
+        return None
+    code = code.strip().lower().replace("_", "-").split("-")[0]
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def _published(struct: time.struct_time | None) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _entry(raw: feedparser.FeedParserDict, feed_language: str | None) -> Entry:
+    contents = raw.get("content") or []
+    body = max((c.get("value", "") for c in contents), key=len, default="")
+    summary = raw.get("summary", "")
+    if summary == body:
+        body = ""
+    when = _published(raw.get("published_parsed")) or _published(raw.get("updated_parsed"))
+    tags = tuple(t.get("term") or t.get("label") or "" for t in raw.get("tags") or [])
+    language = _language(raw.get("language")) or _language((contents[0].get("language") if contents else None)) or feed_language
+    return Entry(url=raw.get("link"), title=raw.get("title", ""), summary=summary, text=body, guid=raw.get("id") or None,
+                 author=raw.get("author", ""), lang=language, published=when, categories=tuple(t for t in tags if t))
+
+
+def _parse_json_feed(body: bytes) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (jsonfeed.org), which feedparser does not read."""
+    try:
+        data = json.loads(body.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError as exc:
+        return ParsedFeed(error=tr(f"JSON invalide : {exc}", f"invalid JSON: {exc}"))
+    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+        return ParsedFeed(error=tr("JSON qui n'est pas un JSON Feed (version jsonfeed.org absente)",
+                                   "JSON that is not a JSON Feed (no jsonfeed.org version)"))
+    language = _language(data.get("language"))
+    entries = []
+    for item in data.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+        html_body = item.get("content_html") or item.get("content_text") or ""
+        entries.append(Entry(
+            url=item.get("url") or item.get("external_url"), title=str(item.get("title") or ""),
+            summary=str(item.get("summary") or ""), text=str(html_body), guid=str(item["id"]) if item.get("id") else None,
+            author=", ".join(str(a.get("name", "")) for a in authors if isinstance(a, dict)),
+            lang=_language(item.get("language")) or language,
+            published=_iso_date(item.get("date_published")) or _iso_date(item.get("date_modified")),
+            categories=tuple(str(t) for t in item.get("tags") or [])))
+    return ParsedFeed(entries=entries, title=str(data.get("title") or ""), language=language)
+
+
+def _iso_date(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
+              "application/json", "text/xml", "application/xml"}
+COMMON_FEED_PATHS = ("feed", "rss", "rss.xml", "atom.xml", "feed.xml", "index.xml", "feed.json", "/feed", "/rss.xml")
+
+
+class _FeedLinks(HTMLParser):
+    """`<link rel="alternate" type="application/rss+xml" href=...>` of a web page (feed autodiscovery)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ("link", "a"):
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        rel = values.get("rel", "").lower().split()
+        if "alternate" in rel and values.get("type", "").lower().split(";")[0].strip() in FEED_TYPES and values.get("href"):
+            self.links.append(values["href"])
+
+
+def discover_feed(url: str, settings: CollectSettings) -> tuple[str, ParsedFeed]:
+    """The feed behind `url`: the URL itself if it is a feed, else the page's advertised feed, else a usual path."""
+    tried: list[str] = []
+    with httpx.Client(timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                      follow_redirects=True, max_redirects=settings.max_redirects,
+                      headers={"User-Agent": settings.user_agent, "Accept": ACCEPT}) as client:
+        body, content_type, final = _get(client, url, settings)
+        parsed = parse_feed(body, content_type, final)
+        if not parsed.error:
+            return final, parsed
+        finder = _FeedLinks()
+        try:
+            finder.feed(body.decode("utf-8", errors="replace"))
+        except Exception:  # a broken page still lets us try the usual paths
+            pass
+        candidates = [urljoin(final, link) for link in finder.links]
+        candidates += [urljoin(final if final.endswith("/") else final + "/", path) for path in COMMON_FEED_PATHS]
+        for candidate in dict.fromkeys(candidates):
+            tried.append(candidate)
+            try:
+                body, content_type, found = _get(client, candidate, settings)
+            except SourceError:
+                continue
+            parsed = parse_feed(body, content_type, found)
+            if not parsed.error:
+                return found, parsed
+    raise SourceError(tr(f"aucun flux trouvé pour {url} (essayé : {', '.join(tried[:6])}…)",
+                         f"no feed found for {url} (tried: {', '.join(tried[:6])}…)"))
+
+
+def _get(client: httpx.Client, url: str, settings: CollectSettings) -> tuple[bytes, str, str]:
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise SourceError(f"{url}: HTTP {response.status_code}")
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > settings.max_bytes:
+                    raise SourceError(tr(f"{url} : réponse trop grosse", f"{url}: response too large"))
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type", ""), str(response.url)
+    except httpx.HTTPError as exc:
+        raise SourceError(f"{url}: {exc.__class__.__name__}: {exc}") from None

@@ -1,0 +1,122 @@
+"""What moves between the stages: entries found by a collector, fetch outcomes, and the rules every item obeys.
+
+Collectors (feed reader, spiders, offline import) produce `Entry` objects; `watch.store.Store.ingest` is the one
+path by which they become items. Canonical URLs, sanitising and content hashes are defined here, once, so that every
+collector follows the same dedup and provenance rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import nh3
+
+ORIGINS = ("feed", "spider", "page_change", "offline", "adhoc")
+
+# Query parameters that only track a click; two URLs that differ by them are the same article.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|"
+    r"mkt_tok|oly_anon_id|oly_enc_id|vero_id|wt_mc|xtor|at_medium|at_campaign|ncid|cmpid|ito|sr_share|ref_src)$",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+# Tags kept in stored HTML; everything else (script, style, iframe, event handlers) is removed by nh3.
+SAFE_TAGS = {"a", "p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "blockquote", "q", "code", "pre",
+             "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "figure", "figcaption",
+             "sub", "sup", "abbr", "cite", "time", "span", "div", "hr"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article as a collector found it, before it is stored. Text fields may still hold untrusted HTML."""
+
+    url: str | None
+    title: str = ""
+    summary: str = ""
+    text: str = ""
+    guid: str | None = None
+    author: str = ""
+    lang: str | None = None
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class FetchOutcome:
+    """What one fetch of one source gave; recorded in the `fetches` table and on the source."""
+
+    source_id: str
+    url: str
+    started_at: datetime
+    outcome: str = "ok"  # ok | not_modified | error | gone | skipped
+    http_status: int | None = None
+    duration_ms: int = 0
+    bytes: int = 0
+    entries: int = 0
+    new: int = 0
+    updated: int = 0
+    error: str = ""
+    warning: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    retry_after: float | None = None
+    content_type: str = ""
+
+
+@dataclass
+class IngestCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, no default port, no fragment, no tracking parameters, sorted query."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if port and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
+
+
+def sanitize_html(fragment: str) -> str:
+    """Untrusted HTML reduced to a safe subset: no script, style, event handler, or non-http(s) link."""
+    if not fragment:
+        return ""
+    return nh3.clean(fragment, tags=SAFE_TAGS, attributes={"a": {"href", "title"}, "abbr": {"title"}, "time": {"datetime"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow").strip()
+
+
+def plain_text(fragment: str) -> str:
+    """Text of an HTML fragment, entities decoded, whitespace folded: what search, NLP and e-mails read."""
+    if not fragment:
+        return ""
+    if "<" in fragment or "&" in fragment:
+        # Block-level tags become spaces so that words of adjacent paragraphs do not stick together.
+        fragment = re.sub(r"<(?:br|/p|/div|/li|/h\d|/tr)\b[^>]*>", " ", fragment, flags=re.IGNORECASE)
+        fragment = html.unescape(nh3.clean(fragment, tags=set(), clean_content_tags={"script", "style"}))
+    return _SPACES.sub(" ", fragment).strip()
+
+
+def content_hash(title: str, summary: str, text: str) -> str:
+    """Hash of what a reader sees; a changed hash means the item was updated at its source."""
+    digest = hashlib.sha256("\x1f".join(_SPACES.sub(" ", part).strip() for part in (title, summary, text)).encode())
+    return digest.hexdigest()[:32]
