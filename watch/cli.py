@@ -59,15 +59,16 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            err.print(tr("[bold red]Configuration invalide[/] :", "[bold red]Invalid configuration[/]:"))
+            click.echo(tr(f"Configuration invalide ({len(exc.problems)} problème(s)) :",
+                          f"Invalid configuration ({len(exc.problems)} problem(s)):"), err=True)
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False)
+                click.echo(f"  {problem}", err=True)
             sys.exit(exc.exit_code)
         except VeilleError as exc:
-            err.print(tr("Erreur : ", "Error: ") + str(exc), markup=False)
+            click.echo(tr("Erreur : ", "Error: ") + str(exc), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            err.print(tr("Interrompu.", "Interrupted."))
+            click.echo(tr("Interrompu.", "Interrupted."), err=True)
             sys.exit(130)
 
     return wrapper
@@ -217,8 +218,9 @@ def sources_check(obj: Context) -> None:
     """Valider sources.yaml / validate sources.yaml (every problem, file:line, hint; exit 2 if any).
 
     \b
-    Exemple / example:
-      veille --config sources.yaml sources check
+    Exemples / examples:
+      veille sources check
+      veille --config autre/sources.yaml sources check
     """
     config = obj.config
     counts = {k: len(getattr(config, k)) for k in ("themes", "competitors", "sources", "audiences")}

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from watch.errors import ConfigError, Problem
+from watch.errors import ConfigError, Problem, UsageError
 from watch.i18n import tr
 
 DEFAULT_CONFIG = "sources.yaml"
@@ -169,15 +169,18 @@ class Source(Model):
     def _type(cls, value: Any) -> Any:
         return value.strip().lower().replace(" ", "-").replace("_", "-") if isinstance(value, str) else value
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(tr(f"{value!r} : seules les adresses http(s) sont collectées",
+                                f"{value!r}: only http(s) addresses are collected"))
+        return value
+
     @model_validator(mode="after")
     def _url(self) -> Source:
-        if self.kind != "offline":
-            if not self.url:
-                raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url",
-                                    f"a {self.kind} source needs a url"))
-            if not re.match(r"^https?://[^\s/]+", self.url):
-                raise ValueError(tr(f"url {self.url!r} : seules les adresses http(s) sont collectées",
-                                    f"url {self.url!r}: only http(s) addresses are collected"))
+        if self.kind != "offline" and not self.url:
+            raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url", f"a {self.kind} source needs a url"))
         return self
 
 
@@ -277,13 +280,16 @@ def parse_config(text: str, filename: str = DEFAULT_CONFIG, base: Path | None = 
         raise ConfigError([Problem(filename, 1, "", tr("le fichier doit être une table (clé: valeur)",
                                                         "the file must be a mapping (key: value)"))])
     data = _interpolate(data, (), lines, filename, problems)
+    for section in ("themes", "competitors", "sources", "audiences"):
+        if section in data and data[section] is None:  # `sources:` with nothing under it yet
+            data[section] = []
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, lines, filename))
-        raise ConfigError(problems) from None
-    problems.extend(_cross_check(config, lines, filename))
+    problems.extend(_cross_check(data, lines, filename))
     if problems:
+        problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
     base = base or Path.cwd()
     delivery = config.delivery.model_copy(update={"archive": base / config.delivery.archive})
@@ -390,6 +396,22 @@ def _field_names(loc: tuple) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+_PYDANTIC_FR = {
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être supérieur à {gt}",
+    "int_parsing": "un nombre entier est attendu",
+    "int_type": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "bool_parsing": "true ou false attendu",
+    "string_type": "un texte est attendu",
+    "list_type": "une liste est attendue",
+    "dict_type": "une table (clé: valeur) est attendue",
+    "model_type": "une table (clé: valeur) est attendue",
+    "string_pattern_mismatch": "format invalide",
+}
+
+
 def _pydantic_problems(exc: ValidationError, lines: dict, filename: str) -> list[Problem]:
     problems = []
     for error in exc.errors():
@@ -404,6 +426,8 @@ def _pydantic_problems(exc: ValidationError, lines: dict, filename: str) -> list
                 tr(f"champs possibles : {', '.join(known)}", f"known fields: {', '.join(known)}")
         elif error["type"] == "missing":
             message = tr("champ obligatoire manquant", "required field missing")
+        elif error["type"] in _PYDANTIC_FR:
+            message = tr(_PYDANTIC_FR[error["type"]].format(**error.get("ctx", {})), message)
         elif error["type"] == "literal_error":
             expected = re.findall(r"'([^']*)'", error["ctx"].get("expected", ""))
             close = difflib.get_close_matches(str(error.get("input")), expected, n=1)
@@ -427,45 +451,55 @@ def taxonomy_labels() -> list[str]:
     return [label["id"] for axis in ("trends", "moves") for label in data.get(axis, [])]
 
 
-def _cross_check(config: Config, lines: dict, filename: str) -> list[Problem]:
-    """Ids must be unique in their namespace and every reference must name something declared."""
+def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
+    """Ids must be unique in their namespace and every reference must name something declared.
+
+    Runs on the raw data, so that these problems are reported together with the field errors.
+    """
     problems: list[Problem] = []
 
-    def unknown(path: tuple, kind: str, value: str, known: list[str]) -> None:
-        close = difflib.get_close_matches(value, known, n=1)
-        hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
-                tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
-        problems.append(Problem(filename, _line(lines, path), _dotted(path),
-                                tr(f"{kind} inconnu {value!r}", f"unknown {kind} {value!r}"), hint))
+    def entries(section: str) -> list[tuple[int, dict]]:
+        value = data.get(section)
+        return [(i, e) for i, e in enumerate(value) if isinstance(e, dict)] if isinstance(value, list) else []
+
+    def ids(section: str) -> list[str]:
+        return [str(e["id"]) for _, e in entries(section) if e.get("id") is not None]
+
+    def check(path: tuple, kind: str, values: Any, known: list[str]) -> None:
+        if values is None:
+            return
+        for j, value in (enumerate(values) if isinstance(values, list) else [(None, values)]):
+            if str(value) in known:
+                continue
+            where = path + ((j,) if j is not None else ())
+            close = difflib.get_close_matches(str(value), known, n=1)
+            hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
+                    tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
+            problems.append(Problem(filename, _line(lines, where), _dotted(where),
+                                    f"{kind} {value!r}", hint))
 
     for section in ("themes", "competitors", "sources", "audiences"):
         seen: set[str] = set()
-        for index, entry in enumerate(getattr(config, section)):
-            if entry.id in seen:
+        for index, entry in entries(section):
+            if entry.get("id") in seen:
                 problems.append(Problem(filename, _line(lines, (section, index, "id")), f"{section}[{index}].id",
-                                        tr(f"identifiant {entry.id!r} en double", f"duplicate id {entry.id!r}"),
+                                        tr(f"identifiant {entry['id']!r} en double", f"duplicate id {entry['id']!r}"),
                                         tr("chaque identifiant doit être unique", "each id must be unique")))
-            seen.add(entry.id)
+            seen.add(entry.get("id"))
 
-    theme_ids = [t.id for t in config.themes]
-    competitor_ids = [c.id for c in config.competitors]
-    labels = taxonomy_labels()
-    for i, source in enumerate(config.sources):
-        for j, theme in enumerate(source.themes):
-            if theme not in theme_ids:
-                unknown(("sources", i, "themes", j), tr("thème", "theme"), theme, theme_ids)
-        if source.competitor and source.competitor not in competitor_ids:
-            unknown(("sources", i, "competitor"), tr("concurrent", "competitor"), source.competitor, competitor_ids)
-    for i, audience in enumerate(config.audiences):
-        for j, theme in enumerate(audience.interests.themes):
-            if theme not in theme_ids:
-                unknown(("audiences", i, "interests", "themes", j), tr("thème", "theme"), theme, theme_ids)
-        for j, competitor in enumerate(audience.interests.competitors):
-            if competitor not in competitor_ids:
-                unknown(("audiences", i, "interests", "competitors", j), tr("concurrent", "competitor"), competitor, competitor_ids)
-        for j, label in enumerate(audience.interests.labels):
-            if labels and label not in labels:
-                unknown(("audiences", i, "interests", "labels", j), tr("étiquette", "label"), label, labels)
+    theme, competitor = tr("thème inconnu", "unknown theme"), tr("concurrent inconnu", "unknown competitor")
+    label = tr("étiquette inconnue", "unknown label")
+    theme_ids, competitor_ids, labels = ids("themes"), ids("competitors"), taxonomy_labels()
+    for i, source in entries("sources"):
+        check(("sources", i, "themes"), theme, source.get("themes"), theme_ids)
+        check(("sources", i, "competitor"), competitor, source.get("competitor"), competitor_ids)
+    for i, audience in entries("audiences"):
+        interests = audience.get("interests")
+        if isinstance(interests, dict):
+            check(("audiences", i, "interests", "themes"), theme, interests.get("themes"), theme_ids)
+            check(("audiences", i, "interests", "competitors"), competitor, interests.get("competitors"), competitor_ids)
+            if labels:
+                check(("audiences", i, "interests", "labels"), label, interests.get("labels"), labels)
     return problems
 
 
@@ -543,8 +577,7 @@ def write_starter(directory: str | os.PathLike, force: bool = False) -> Path:
     """Write the commented starter configuration into `directory`/sources.yaml."""
     target = Path(directory) / DEFAULT_CONFIG
     if target.exists() and not force:
-        raise ConfigError([Problem(str(target), None, "", tr("le fichier existe déjà", "the file already exists"),
-                                   tr("--force pour l'écraser", "--force overwrites it"))])
+        raise UsageError(tr(f"{target} existe déjà (--force pour l'écraser)", f"{target} already exists (--force overwrites it)"))
     target.parent.mkdir(parents=True, exist_ok=True)
     starter = Path(__file__).with_name("templates") / "starter.yaml"
     target.write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +264,9 @@ class Store:
             key = entry.guid or content_hash(title, summary, text)
             canonical = f"urn:veille:{source_id}:{key}"
         published, estimated = entry.published, 0
+        if published is not None:
+            # Stored in UTC; a date without a zone is taken as UTC (what feeds mean in practice).
+            published = published.astimezone(timezone.utc) if published.tzinfo else published.replace(tzinfo=timezone.utc)
         if published is None:
             published, estimated = fetched_at, 1
         elif published > fetched_at + timedelta(minutes=5):
