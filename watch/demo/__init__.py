@@ -15,6 +15,21 @@ pipeline can be shown offline::
 
 from __future__ import annotations
 
-from watch.demo.server import SECTOR_FILE, DemoServer, build_site
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from watch.demo.server import DemoServer, build_site
+
+SECTOR_FILE = Path(__file__).with_name("sector.yaml")
 
 __all__ = ["SECTOR_FILE", "DemoServer", "build_site"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `python -m watch.demo.server` does not find the module already loaded.
+    if name in ("DemoServer", "build_site"):
+        from watch.demo import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,7 +43,7 @@ import yaml
 
 log = logging.getLogger(__name__)
 
-SECTOR_FILE = Path(__file__).with_name("sector.yaml")
+SECTOR_FILE = Path(__file__).with_name("sector.yaml")  # also exported by watch.demo
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_BASE_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
@@ -201,7 +201,7 @@ def build_pages(
     pages: dict[str, Page] = {}
     for outlet in outlets:
         render = _rss if outlet.format == "rss" else _atom
-        pages[outlet.path] = Page(render(outlet, base, now), CONTENT_TYPES[outlet.format], outlet.updated)
+        pages[outlet.path] = Page(render(outlet, base), CONTENT_TYPES[outlet.format], outlet.updated)
         pages[outlet.site] = Page(_outlet_page(outlet, base), HTML_TYPE, outlet.updated)
         for entry in outlet.entries:
             pages[outlet.article_path(entry)] = Page(_article_page(outlet, entry, base), HTML_TYPE, entry.published)
@@ -227,7 +227,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def _rss(outlet: Outlet, base: str, now: datetime) -> bytes:
+def _rss(outlet: Outlet, base: str) -> bytes:
     # Namespace prefixes are written literally (no ET.register_namespace: that is process-wide state).
     rss = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS, "xmlns:dc": DC_NS})
     channel = _sub(rss, "channel")
@@ -253,7 +253,7 @@ def _rss(outlet: Outlet, base: str, now: datetime) -> bytes:
     return _xml(rss)
 
 
-def _atom(outlet: Outlet, base: str, now: datetime) -> bytes:
+def _atom(outlet: Outlet, base: str) -> bytes:
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": outlet.language})
     _sub(feed, "id", TAG_AUTHORITY + outlet.path)
     _sub(feed, "title", outlet.title)
