@@ -12,6 +12,7 @@ import calendar
 import email.utils
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from watch.store import Store
 log = logging.getLogger(__name__)
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
           "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+DEMO_URL = "http://127.0.0.1:8765"  # where the demo sector's URLs point unless VEILLE_DEMO_URL says otherwise
 BACKOFF_BASE_S = 300
 BACKOFF_CAP_S = 24 * 3600
 
@@ -87,8 +89,8 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
             async def one(target: FeedTarget) -> FetchOutcome:
                 host = urlsplit(target.url).netloc.lower()
                 host_limit = per_host.setdefault(host, asyncio.Semaphore(settings.per_host))
-                async with overall, host_limit:
-                    outcome = await _read_one(client, target, store, settings, force, loop, writer, parser)
+                outcome = await _read_one(client, target, store, settings, force, loop, writer, parser,
+                                          (host_limit, overall))
                 if progress:
                     progress(outcome)
                 return outcome
@@ -98,7 +100,9 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
 
 async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store, settings: CollectSettings,
                     force: bool, loop: asyncio.AbstractEventLoop, writer: ThreadPoolExecutor,
-                    parser: ThreadPoolExecutor) -> FetchOutcome:
+                    parser: ThreadPoolExecutor, slots: tuple[asyncio.Semaphore, asyncio.Semaphore]) -> FetchOutcome:
+    """Fetch one feed while holding its host's slot and a global one (host first, so that tasks queued on a
+    busy host do not hold global slots); parse and store after releasing them."""
     state = await loop.run_in_executor(writer, store.source_state, target.source_id)
     outcome = FetchOutcome(target.source_id, target.url, utcnow())
     if state.get("status") == "gone":
@@ -112,8 +116,10 @@ async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store,
                            f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}")
         return outcome
 
-    started = time.perf_counter()
-    body = await _download(client, target, state, settings, outcome)
+    host_slot, global_slot = slots
+    async with host_slot, global_slot:
+        started = time.perf_counter()
+        body = await _download(client, target, state, settings, outcome)
     if body is not None:
         parsed = await loop.run_in_executor(parser, parse_feed, body, outcome.content_type, target.url)
         outcome.entries = len(parsed.entries)
@@ -156,7 +162,7 @@ async def _download(client: httpx.AsyncClient, target: FeedTarget, state: dict, 
                      f"timed out ({settings.timeout:.0f} s): the server does not answer")
     except httpx.ConnectError as exc:
         message = tr(f"connexion impossible : {exc}", f"cannot connect: {exc}")
-        if "127.0.0.1:8765" in target.url or "localhost:8765" in target.url:
+        if target.url.startswith(os.environ.get("VEILLE_DEMO_URL") or DEMO_URL):
             message += tr(" (secteur de démonstration : le lancer avec `veille demo --serve`)",
                           " (demo sector: start it with `veille demo --serve`)")
     except httpx.HTTPError as exc:
