@@ -13,6 +13,7 @@ import email.utils
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -121,7 +122,8 @@ async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store,
         started = time.perf_counter()
         body = await _download(client, target, state, settings, outcome)
     if body is not None:
-        parsed = await loop.run_in_executor(parser, parse_feed, body, outcome.content_type, target.url)
+        parsed = await loop.run_in_executor(parser, parse_feed, body, outcome.content_type,
+                                            outcome.final_url or target.url)
         outcome.entries = len(parsed.entries)
         outcome.warning = parsed.warning
         if parsed.error:
@@ -176,6 +178,7 @@ async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: 
     async with client.stream("GET", url, headers=headers) as response:
         outcome.http_status = response.status_code
         outcome.content_type = response.headers.get("content-type", "")
+        outcome.final_url = str(response.url)
         if response.status_code == 304:
             outcome.outcome = "not_modified"
             return None
@@ -242,6 +245,7 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         return ParsedFeed(error=tr("réponse vide", "empty body"))
     if stripped[:1] in (b"{", b"["):
         return _parse_json_feed(stripped)
+    content_type, charset_note = _trust_utf8(body, content_type)
     try:
         # Sanitising and URI resolution are left to the store (nh3), once, for every collector.
         parsed = feedparser.parse(body, response_headers={"content-type": content_type, "content-location": url},
@@ -249,9 +253,18 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
     except Exception as exc:  # feedparser is meant never to raise; a broken body must not stop the run.
         return ParsedFeed(error=tr(f"flux illisible : {exc}", f"unreadable feed: {exc}"))
     language = _language(parsed.feed.get("language"))
-    entries = [_entry(e, language) for e in parsed.entries]
-    title = parsed.feed.get("title", "")
+    # RFC 4287 4.2.1: an Atom feed's author is the author of entries that name none.
+    feed_author = parsed.feed.get("author", "") if parsed.get("version", "").startswith("atom") else ""
+    raw_entries = parsed.entries
     problem = _bozo_reason(parsed) if parsed.get("bozo") else ""
+    if problem and not charset_note and "XML" in problem:
+        # In a cut or ill-formed document the last entry may be half read: without link or id it cannot be
+        # matched again when the feed comes back whole, and would become a phantom duplicate.
+        raw_entries = [e for e in raw_entries if e.get("link") or e.get("id")]
+    entries = [_entry(e, language, feed_author) for e in raw_entries]
+    title = parsed.feed.get("title", "")
+    if charset_note:
+        problem = "; ".join(filter(None, [charset_note, problem if "CharacterEncoding" not in problem else ""]))
     if not entries and not parsed.get("version"):
         head = stripped[:512].lower()
         if b"<html" in head or b"<!doctype html" in head:
@@ -264,6 +277,32 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         return ParsedFeed(title=title, error=tr(f"flux invalide sans article : {problem}", f"invalid feed with no entry: {problem}"))
     warning = tr(f"flux imparfait, lu quand même : {problem}", f"imperfect feed, read anyway: {problem}") if problem else ""
     return ParsedFeed(entries=entries, title=title, language=language, warning=warning)
+
+
+_LATIN = {"iso-8859-1", "latin-1", "latin1", "iso8859-1", "windows-1252", "cp1252", "us-ascii", "ascii"}
+
+
+def _trust_utf8(body: bytes, content_type: str) -> tuple[str, str]:
+    """A body that is valid UTF-8 with non-ASCII bytes but declared Latin-1 is UTF-8 (a common server mistake).
+
+    feedparser would decode it as Latin-1 and repair fields one by one, which fails on some words ("déjà là").
+    """
+    declared = ""
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match:
+        declared = match.group(1).lower()
+    else:
+        xml = re.match(rb"\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)", body[:200])
+        declared = xml.group(1).decode("ascii").lower() if xml else ""
+    if declared not in _LATIN or body.isascii():
+        return content_type, ""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return content_type, ""
+    mime = (content_type.split(";")[0].strip() or "application/xml")
+    return f"{mime}; charset=utf-8", tr(f"jeu de caractères déclaré {declared} mais contenu UTF-8 : lu en UTF-8",
+                                         f"charset declared {declared} but content is UTF-8: read as UTF-8")
 
 
 def _bozo_reason(parsed: feedparser.FeedParserDict) -> str:
@@ -293,17 +332,18 @@ def _published(struct: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _entry(raw: feedparser.FeedParserDict, feed_language: str | None) -> Entry:
+def _entry(raw: feedparser.FeedParserDict, feed_language: str | None, feed_author: str = "") -> Entry:
     contents = raw.get("content") or []
     body = max((c.get("value", "") for c in contents), key=len, default="")
     summary = raw.get("summary", "")
     if summary == body:
         body = ""
-    when = _published(raw.get("published_parsed")) or _published(raw.get("updated_parsed"))
+    # dict.get: FeedParserDict maps a missing published_parsed to updated_parsed with a DeprecationWarning.
+    when = _published(dict.get(raw, "published_parsed")) or _published(dict.get(raw, "updated_parsed"))
     tags = tuple(t.get("term") or t.get("label") or "" for t in raw.get("tags") or [])
     language = _language(raw.get("language")) or _language((contents[0].get("language") if contents else None)) or feed_language
     return Entry(url=raw.get("link"), title=raw.get("title", ""), summary=summary, text=body, guid=raw.get("id") or None,
-                 author=raw.get("author", ""), lang=language, published=when, categories=tuple(t for t in tags if t))
+                 author=raw.get("author") or feed_author, lang=language, published=when, categories=tuple(t for t in tags if t))
 
 
 def _parse_json_feed(body: bytes) -> ParsedFeed:

@@ -66,6 +66,7 @@ class FetchOutcome:
     last_modified: str | None = None
     retry_after: float | None = None
     content_type: str = ""
+    final_url: str = ""  # after redirects: the base for relative links
 
 
 @dataclass

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "data/veille.db"
+FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning")
 BUSY_TIMEOUT_S = 30
 
 
@@ -186,9 +187,8 @@ class Store:
             delay = max(backoff(failures), fetch.retry_after or 0)
             update.update(status="failing", failures=failures, last_error=fetch.error,
                           next_attempt_at=(now + timedelta(seconds=delay)).isoformat())
-        record = {k: v for k, v in asdict(fetch).items() if k not in ("etag", "last_modified", "retry_after", "content_type")}
-        record["source"] = record.pop("source_id")
-        record["started_at"] = fetch.started_at.isoformat()
+        record = {name: getattr(fetch, name) for name in FETCH_COLUMNS}
+        record["source"], record["started_at"] = fetch.source_id, fetch.started_at.isoformat()
         with self.transaction() as db:
             db["fetches"].insert(record)
             if row.get("name") is not None:
@@ -211,13 +211,20 @@ class Store:
         """
         fetched_at = fetched_at or utcnow()
         counts = IngestCounts()
-        seen_guids: set[str] = set()
+        entries = list(entries)
+        links_of_guid: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.guid:
+                links_of_guid.setdefault(entry.guid, set()).add(canonical_url(entry.url) if entry.url else "")
+        for guid, links in links_of_guid.items():
+            if sum(1 for e in entries if e.guid == guid) > 1:
+                counts.warnings.append(tr(f"guid répété dans le flux : {guid}", f"guid repeated in the feed: {guid}"))
+        # A guid carried by different articles (some CMSs put the site URL in every <guid>) identifies nothing.
+        shared = {guid for guid, links in links_of_guid.items() if len(links) > 1}
         with self.transaction() as db:
             for entry in entries:
-                if entry.guid and entry.guid in seen_guids:
-                    counts.warnings.append(tr(f"guid répété dans le flux : {entry.guid}", f"guid repeated in the feed: {entry.guid}"))
-                if entry.guid:
-                    seen_guids.add(entry.guid)
+                if entry.guid in shared:
+                    entry = replace(entry, guid=None)
                 row = self._item_values(source_id, entry, origin, fetched_at, default_lang, counts)
                 if row is None:
                     continue
