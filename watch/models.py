@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,6 +44,8 @@ class Entry:
     lang: str | None = None
     published: datetime | None = None
     categories: tuple[str, ...] = ()
+    html: str = ""       # sanitised HTML of the summary (or text); set by clean_entry
+    clean: bool = False  # set only by clean_entry: every text field is safe to store
 
 
 @dataclass
@@ -115,6 +117,27 @@ def plain_text(fragment: str) -> str:
         fragment = re.sub(r"<(?:br|/p|/div|/li|/h\d|/tr)\b[^>]*>", " ", fragment, flags=re.IGNORECASE)
         fragment = html.unescape(nh3.clean(fragment, tags=set(), clean_content_tags={"script", "style"}))
     return _SPACES.sub(" ", fragment).strip()
+
+
+_BLOCK_TAGS = re.compile(r"<(?:br|/p|/div|/li|/h\d|/tr|/blockquote|/pre|/td|/th)\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def clean_entry(entry: Entry) -> Entry:
+    """The entry with plain-text fields and sanitised HTML, ready to store; collectors may call it in workers.
+
+    The store calls it on every entry not yet cleaned, so nothing unsanitised is ever stored.
+    """
+    if entry.clean:
+        return entry
+    html_fragment = sanitize_html(entry.summary or entry.text)
+    # Tags of sanitised HTML are only the safe ones: stripping them is enough to get its text.
+    from_html = _SPACES.sub(" ", html.unescape(_ANY_TAG.sub("", _BLOCK_TAGS.sub(" ", html_fragment)))).strip()
+    summary = from_html if entry.summary else ""
+    text = plain_text(entry.text) if entry.summary else from_html
+    return replace(entry, title=plain_text(entry.title), summary=summary, text=text, author=plain_text(entry.author),
+                   categories=tuple(c for c in (plain_text(c) for c in entry.categories) if c), html=html_fragment,
+                   clean=True)
 
 
 def content_hash(title: str, summary: str, text: str) -> str:

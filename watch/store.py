@@ -14,22 +14,28 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 
 from watch.errors import StoreError
 from watch.i18n import tr
-from watch.models import Entry, FetchOutcome, IngestCounts, canonical_url, content_hash, plain_text, sanitize_html, utcnow
+from watch.models import Entry, FetchOutcome, IngestCounts, canonical_url, clean_entry, content_hash, utcnow
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from watch.config import Source
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "data/veille.db"
+ITEM_COLUMNS = ("canonical_url", "url", "source", "guid", "title", "summary", "html", "text", "author", "lang",
+                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash", "categories")
+INSERT_ITEM = f"insert into items ({', '.join(ITEM_COLUMNS)}) values ({', '.join('?' * len(ITEM_COLUMNS))})"
+UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, author = ?, hash = ?, categories = ?, "
+               "updated_at = ?, lang = coalesce(?, lang), published_at = coalesce(?, published_at), "
+               "published_estimated = case when ? is null then published_estimated else 0 end where id = ?")
 FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning")
 BUSY_TIMEOUT_S = 30
 
@@ -70,9 +76,23 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 class Store:
     """A veille database. Open with `Store.open(path)`; use as a context manager to close it."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path):
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
         self.path = path
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for migrations and table introspection.
+
+        Imported on first use: sqlite-utils imports numpy when present (0.3 s), which a collection that only
+        runs plain statements does not need.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None) -> Store:
@@ -85,7 +105,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = normal")
             conn.execute("PRAGMA foreign_keys = on")
-            store = cls(sqlite_utils.Database(conn), file)
+            store = cls(conn, file)
             store.migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(tr(f"base {file} inutilisable : {exc}",
@@ -93,7 +113,7 @@ class Store:
         return store
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -102,27 +122,27 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            yield self.conn
         except BaseException:
-            if self.db.conn.in_transaction:
-                self.db.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self.conn.execute("COMMIT")
 
     def migrate(self) -> list[str]:
+        """Apply pending migrations, in order, each recorded in `_migrations`; return the names applied."""
         applied = []
-        with self.transaction() as db:
-            if not db["_migrations"].exists():
-                db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
-            done = {row["name"] for row in db["_migrations"].rows}
+        with self.transaction():
+            self.conn.execute("create table if not exists _migrations (name text primary key, applied_at text)")
+            done = {row[0] for row in self.conn.execute("select name from _migrations")}
             for name, migration in MIGRATIONS:
                 if name not in done:
-                    migration(db)
-                    db["_migrations"].insert({"name": name, "applied_at": utcnow().isoformat()})
+                    migration(self.db)
+                    self._insert("_migrations", {"name": name, "applied_at": utcnow().isoformat()})
                     applied.append(name)
         return applied
 
@@ -131,74 +151,89 @@ class Store:
     def sync_sources(self, sources: Iterable[Source]) -> None:
         """Mirror the configured sources; a source marked gone comes back when its configuration changes."""
         now = utcnow().isoformat()
-        with self.transaction() as db:
+        with self.transaction():
+            known = {row["id"]: row["config_hash"] for row in self._rows("select id, config_hash from sources")}
             for source in sources:
                 config_hash = content_hash(source.model_dump_json(), "", "")
-                row = self._source_row(source.id)
-                values = {"id": source.id, "name": source.name, "kind": source.kind, "url": source.url or "",
+                values = {"name": source.name, "kind": source.kind, "url": source.url or "",
                           "config_hash": config_hash, "updated_at": now}
-                if row is None:
-                    db["sources"].insert({**values, "status": "active", "failures": 0})
-                elif row["config_hash"] != config_hash:
+                if source.id not in known:
+                    self._insert("sources", {"id": source.id, **values, "status": "active", "failures": 0})
+                elif known[source.id] != config_hash:
                     # A changed configuration is a fresh start: forget validators, backoff and a 410.
-                    db["sources"].update(source.id, {**values, "status": "active", "failures": 0, "next_attempt_at": None,
-                                                     "etag": None, "last_modified": None})
-                else:
-                    db["sources"].update(source.id, values)
+                    self._update("sources", source.id, {**values, "status": "active", "failures": 0,
+                                                        "next_attempt_at": None, "etag": None, "last_modified": None})
 
     def ensure_source(self, source_id: str, name: str, kind: str, url: str) -> None:
         """Register a source that is not in the configuration (ad-hoc URLs, imports)."""
-        if self._source_row(source_id) is None:
-            with self.transaction() as db:
-                db["sources"].insert({"id": source_id, "name": name, "kind": kind, "url": url, "status": "active",
-                                      "failures": 0, "updated_at": utcnow().isoformat()}, ignore=True)
+        with self.transaction():
+            if self._source_row(source_id) is None:
+                self._insert("sources", {"id": source_id, "name": name, "kind": kind, "url": url, "status": "active",
+                                         "failures": 0, "updated_at": utcnow().isoformat()})
+
+    def _rows(self, sql: str, params: Iterable = ()) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def _insert(self, table: str, values: dict[str, Any]) -> int:
+        sql = f"insert into {table} ({', '.join(values)}) values ({', '.join('?' * len(values))})"
+        return self.conn.execute(sql, list(values.values())).lastrowid
+
+    def _update(self, table: str, key: str, values: dict[str, Any]) -> None:
+        sql = f"update {table} set {', '.join(f'{name} = ?' for name in values)} where id = ?"
+        self.conn.execute(sql, [*values.values(), key])
 
     def _source_row(self, source_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("select * from sources where id = ?", [source_id]))
+        rows = self._rows("select * from sources where id = ?", [source_id])
         return rows[0] if rows else None
 
     def source_state(self, source_id: str) -> dict[str, Any]:
         return self._source_row(source_id) or {"id": source_id, "status": "active", "failures": 0}
 
+    def source_states(self) -> dict[str, dict[str, Any]]:
+        """Every source's state at once (a collection reads them all before it starts)."""
+        return {row["id"]: row for row in self._rows("select * from sources")}
+
     def reset_source(self, source_id: str) -> bool:
         """Forget a source's failures, backoff, 410 and validators: it is fetched in full at the next run."""
-        if self._source_row(source_id) is None:
-            return False
-        with self.transaction() as db:
-            db["sources"].update(source_id, {"status": "active", "failures": 0, "next_attempt_at": None,
-                                             "etag": None, "last_modified": None, "last_error": None})
+        with self.transaction():
+            if self._source_row(source_id) is None:
+                return False
+            self._update("sources", source_id, {"status": "active", "failures": 0, "next_attempt_at": None,
+                                                "etag": None, "last_modified": None, "last_error": None})
         return True
 
     def record_fetch(self, fetch: FetchOutcome, backoff: Callable[[int], float]) -> None:
         """Store one fetch attempt and move the source's state (validators, failures, backoff, gone)."""
-        row = self.source_state(fetch.source_id)
         now = utcnow()
         update: dict[str, Any] = {"last_fetch_at": fetch.started_at.isoformat(), "last_status": fetch.http_status,
                                   "warning": fetch.warning or None}
-        if fetch.outcome in ("ok", "not_modified"):
-            update.update(status="active", failures=0, next_attempt_at=None, last_error=None,
-                          last_success_at=now.isoformat())
-            if fetch.outcome == "ok":
-                update.update(etag=fetch.etag, last_modified=fetch.last_modified)
-        elif fetch.outcome == "gone":
-            update.update(status="gone", last_error=fetch.error)
-        elif fetch.outcome == "error":
-            failures = (row.get("failures") or 0) + 1
-            delay = max(backoff(failures), fetch.retry_after or 0)
-            update.update(status="failing", failures=failures, last_error=fetch.error,
-                          next_attempt_at=(now + timedelta(seconds=delay)).isoformat())
         record = {name: getattr(fetch, name) for name in FETCH_COLUMNS}
         record["source"], record["started_at"] = fetch.source_id, fetch.started_at.isoformat()
-        with self.transaction() as db:
-            db["fetches"].insert(record)
-            if row.get("name") is not None:
-                db["sources"].update(fetch.source_id, update)
+        with self.transaction():
+            row = self._source_row(fetch.source_id)
+            if fetch.outcome in ("ok", "not_modified"):
+                update.update(status="active", failures=0, next_attempt_at=None, last_error=None,
+                              last_success_at=now.isoformat())
+                if fetch.outcome == "ok":
+                    update.update(etag=fetch.etag, last_modified=fetch.last_modified)
+            elif fetch.outcome == "gone":
+                update.update(status="gone", last_error=fetch.error)
+            elif fetch.outcome == "error":
+                failures = ((row or {}).get("failures") or 0) + 1
+                delay = max(backoff(failures), fetch.retry_after or 0)
+                update.update(status="failing", failures=failures, last_error=fetch.error,
+                              next_attempt_at=(now + timedelta(seconds=delay)).isoformat())
+            self._insert("fetches", record)
+            if row is not None:
+                self._update("sources", fetch.source_id, update)
 
     def sources_overview(self) -> list[dict[str, Any]]:
         """Each known source with its state and item count, for `veille sources list`."""
-        return list(self.db.query(
+        return self._rows(
             "select s.*, (select count(*) from item_sources i where i.source = s.id) as items "
-            "from sources s order by s.id"))
+            "from sources s order by s.id")
 
     # -- items ---------------------------------------------------------------------------------------------
 
@@ -208,56 +243,74 @@ class Store:
 
         One canonical URL (or one guid within a source) is one item; a changed item is updated in place and
         keeps its first-seen time; every source that carried it is recorded in item_sources.
+        Plain sqlite3 statements here: this is the hot path of a collection (about 10,000 items per run).
         """
         fetched_at = fetched_at or utcnow()
+        seen = fetched_at.isoformat()
         counts = IngestCounts()
-        entries = list(entries)
-        links_of_guid: dict[str, set[str]] = {}
+        rows = []
         for entry in entries:
-            if entry.guid:
-                links_of_guid.setdefault(entry.guid, set()).add(canonical_url(entry.url) if entry.url else "")
-        for guid, links in links_of_guid.items():
-            if sum(1 for e in entries if e.guid == guid) > 1:
+            row = self._item_values(source_id, clean_entry(entry), origin, fetched_at, default_lang, counts)
+            if row is not None:
+                rows.append(row)
+        guid_rows: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["guid"]:
+                guid_rows.setdefault(row["guid"], []).append(row)
+        for guid, same in guid_rows.items():
+            if len(same) > 1:
                 counts.warnings.append(tr(f"guid répété dans le flux : {guid}", f"guid repeated in the feed: {guid}"))
-        # A guid carried by different articles (some CMSs put the site URL in every <guid>) identifies nothing.
-        shared = {guid for guid, links in links_of_guid.items() if len(links) > 1}
-        with self.transaction() as db:
-            for entry in entries:
-                if entry.guid in shared:
-                    entry = replace(entry, guid=None)
-                row = self._item_values(source_id, entry, origin, fetched_at, default_lang, counts)
-                if row is None:
-                    continue
-                existing = self._find_item(source_id, entry.guid, row["canonical_url"])
+                if len({r["canonical_url"] for r in same}) > 1:
+                    # A guid carried by different articles (some CMSs put the site URL in every <guid>)
+                    # identifies nothing: those entries are matched by URL.
+                    for r in same:
+                        r["guid"] = None
+        conn = self.conn
+        with self.transaction():
+            by_guid = self._existing("select s.guid, i.id, i.hash, i.published_estimated from item_sources s "
+                                     "join items i on i.id = s.item_id where s.source = ? and s.guid in ({})",
+                                     [r["guid"] for r in rows if r["guid"]], [source_id])
+            by_url = self._existing("select canonical_url, id, hash, published_estimated from items "
+                                    "where canonical_url in ({})", [r["canonical_url"] for r in rows])
+            links = []
+            for row in rows:
+                existing = (by_guid.get(row["guid"]) if row["guid"] else None) or by_url.get(row["canonical_url"])
                 if existing is None:
-                    item_id = db["items"].insert(row).last_pk
+                    item_id = conn.execute(INSERT_ITEM, [row[c] for c in ITEM_COLUMNS]).lastrowid
+                    existing = by_url[row["canonical_url"]] = {"id": item_id, "hash": row["hash"],
+                                                               "published_estimated": row["published_estimated"]}
                     counts.new += 1
+                elif existing["hash"] != row["hash"]:
+                    dated = existing["published_estimated"] and not row["published_estimated"]
+                    new_date = row["published_at"] if dated else None
+                    conn.execute(UPDATE_ITEM, [row["title"], row["summary"], row["html"], row["text"], row["author"],
+                                               row["hash"], row["categories"], seen, row["lang"], new_date, new_date,
+                                               existing["id"]])
+                    existing.update(hash=row["hash"], published_estimated=0 if dated else existing["published_estimated"])
+                    counts.updated += 1
                 else:
-                    item_id = existing["id"]
-                    if existing["hash"] != row["hash"]:
-                        changes = {k: row[k] for k in ("title", "summary", "html", "text", "author", "hash", "categories")}
-                        changes["updated_at"] = fetched_at.isoformat()
-                        if row["lang"]:
-                            changes["lang"] = row["lang"]
-                        if existing["published_estimated"] and not row["published_estimated"]:
-                            changes.update(published_at=row["published_at"], published_estimated=0)
-                        db["items"].update(item_id, changes)
-                        counts.updated += 1
-                    else:
-                        counts.unchanged += 1
-                db.execute(
-                    "insert into item_sources (item_id, source, url, guid, first_seen, last_seen) values (?, ?, ?, ?, ?, ?) "
-                    "on conflict (item_id, source) do update set last_seen = excluded.last_seen, "
-                    "guid = coalesce(excluded.guid, item_sources.guid)",
-                    [item_id, source_id, row["url"], entry.guid, fetched_at.isoformat(), fetched_at.isoformat()])
+                    counts.unchanged += 1
+                links.append((existing["id"], source_id, row["url"], row["guid"], seen, seen))
+            conn.executemany(
+                "insert into item_sources (item_id, source, url, guid, first_seen, last_seen) values (?, ?, ?, ?, ?, ?) "
+                "on conflict (item_id, source) do update set last_seen = excluded.last_seen, "
+                "guid = coalesce(excluded.guid, item_sources.guid)", links)
         return counts
+
+    def _existing(self, sql: str, keys: list[str], params: list | None = None) -> dict[str, dict]:
+        """Rows keyed by their first column, for keys queried in chunks (SQLite limits bound parameters)."""
+        found: dict[str, dict] = {}
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            cursor = self.conn.execute(sql.format(",".join("?" * len(chunk))), [*(params or []), *chunk])
+            for key, item_id, hash_, estimated in cursor:
+                found.setdefault(key, {"id": item_id, "hash": hash_, "published_estimated": estimated})
+        return found
 
     def _item_values(self, source_id: str, entry: Entry, origin: str, fetched_at: datetime,
                      default_lang: str | None, counts: IngestCounts) -> dict[str, Any] | None:
-        title = plain_text(entry.title)
-        html = sanitize_html(entry.summary or entry.text)
-        summary = plain_text(entry.summary)
-        text = plain_text(entry.text)
+        title, summary, text = entry.title, entry.summary, entry.text
         if not (title or summary or text):
             counts.warnings.append(tr("article vide ignoré", "empty entry skipped") + f" ({entry.url or entry.guid})")
             return None
@@ -284,22 +337,11 @@ class Store:
             published = fetched_at
         return {
             "canonical_url": canonical, "url": url or "", "source": source_id, "guid": entry.guid,
-            "title": title, "summary": summary, "html": html, "text": text, "author": plain_text(entry.author),
+            "title": title, "summary": summary, "html": entry.html, "text": text, "author": entry.author,
             "lang": entry.lang or default_lang, "published_at": published.isoformat(), "published_estimated": estimated,
-            "fetched_at": fetched_at.isoformat(), "first_seen": fetched_at.isoformat(), "updated_at": None,
-            "origin": origin, "hash": content_hash(title, summary, text),
-            "categories": json.dumps([plain_text(c) for c in entry.categories if c], ensure_ascii=False),
+            "fetched_at": fetched_at.isoformat(), "first_seen": fetched_at.isoformat(), "origin": origin,
+            "hash": content_hash(title, summary, text), "categories": json.dumps(list(entry.categories), ensure_ascii=False),
         }
-
-    def _find_item(self, source_id: str, guid: str | None, canonical: str) -> dict[str, Any] | None:
-        if guid:
-            rows = list(self.db.query(
-                "select i.* from item_sources s join items i on i.id = s.item_id where s.source = ? and s.guid = ?",
-                [source_id, guid]))
-            if rows:
-                return rows[0]
-        rows = list(self.db.query("select * from items where canonical_url = ?", [canonical]))
-        return rows[0] if rows else None
 
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
@@ -321,13 +363,13 @@ class Store:
         if limit:
             sql += f" limit {int(limit)}"
         try:
-            rows = list(self.db.query(sql, params))
+            rows = self._rows(sql, params)
         except sqlite3.OperationalError as exc:
             raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
         by_item: dict[int, list[str]] = {}
         if rows:
             marks = ",".join("?" * len(rows))
-            for link in self.db.query(f"select item_id, source from item_sources where item_id in ({marks}) "
+            for link in self._rows(f"select item_id, source from item_sources where item_id in ({marks}) "
                                       "order by first_seen", [r["id"] for r in rows]):
                 by_item.setdefault(link["item_id"], []).append(link["source"])
         for row in rows:
@@ -337,7 +379,8 @@ class Store:
         return rows
 
     def counts(self) -> dict[str, int]:
-        return {table: self.db[table].count for table in ("sources", "items", "fetches")}
+        return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
+                for table in ("sources", "items", "fetches")}
 
 
 def fts_query(text: str) -> str:
