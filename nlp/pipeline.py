@@ -1,0 +1,182 @@
+"""spaCy pipelines per language, with veille's own components registered as spaCy factories.
+
+French runs on `fr_core_news_sm` (a dependency) without its parser: sentences come from a sentencizer, which keeps
+throughput high; English runs on `spacy.blank("en")` with lookup lemmas (spacy-lookups-data) unless an English model
+package such as `en_core_web_sm` is installed (`pip install en_core_web_sm` from a wheel), which is then used.
+Any other language gets a blank pipeline and is flagged.
+
+Components, in order, after the model's own:
+- `veille_normalizer` sets `token.norm_` to the lemma without accents or case, so rules written once match every
+  inflection and spelling ("rachète", "a racheté", "Rachat" -> "racheter" / "rachat");
+- `veille_companies` finds configured competitors by name, alias or domain (accents and case ignored) and keeps
+  the model's other organisations, in `doc.ents` (label ORG, `kb_id_` = competitor id);
+- `veille_rules` matches the lexicon of nlp/rules.yaml and stores, per label, its best rule score and trigger.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+log = logging.getLogger(__name__)
+RULES_FILE = Path(__file__).with_name("rules.yaml")
+TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
+MODELS = {"fr": "fr_core_news_sm", "en": "en_core_web_sm"}
+OUR_COMPONENTS = ("veille_normalizer", "veille_companies", "veille_rules")
+STRONG, WEAK = 0.8, 0.4
+MAX_CHARS = 5000  # longer texts are truncated for the models (a 1 MB page must not stall a run)
+
+if not Doc.has_extension("rule_hits"):
+    Doc.set_extension("rule_hits", default=None)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, one character for one (offsets into the text stay valid)."""
+    return "".join(unicodedata.normalize("NFD", ch)[0] for ch in text.lower()) if text else ""
+
+
+def taxonomy() -> dict[str, str]:
+    """label id -> axis ('trends' or 'moves')."""
+    data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    return {label["id"]: axis for axis in ("trends", "moves") for label in data[axis]}
+
+
+@Language.factory("veille_normalizer")
+def make_normalizer(nlp: Language, name: str) -> Any:
+    def normalize(doc: Doc) -> Doc:
+        for token in doc:
+            token.norm_ = fold(token.lemma_ or token.text)
+        return doc
+
+    return normalize
+
+
+@Language.factory("veille_companies", default_config={"competitors": []})
+def make_companies(nlp: Language, name: str, competitors: list[dict]) -> CompanyFinder:
+    return CompanyFinder(competitors)
+
+
+class CompanyFinder:
+    """Competitors by name, alias or domain, found on the folded text so that accents and case never matter."""
+
+    def __init__(self, competitors: list[dict]):
+        self.ids: dict[str, str] = {}
+        for competitor in competitors:
+            for name in [competitor["name"], competitor["id"], *competitor.get("aliases", []), *competitor.get("domains", [])]:
+                if name and len(name) >= 2:
+                    self.ids[fold(name)] = competitor["id"]
+        names = sorted(self.ids, key=len, reverse=True)
+        self.pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in names) + r")(?!\w)") if names else None
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = []
+        if self.pattern is not None:
+            for match in self.pattern.finditer(fold(doc.text)):
+                span = doc.char_span(match.start(), match.end(), label="ORG", kb_id=self.ids[match.group(1)],
+                                     alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
+        others = [e for e in doc.ents if e.label_ in ("ORG", "ORGANIZATION")]
+        doc.ents = filter_spans(spans + [e for e in others if not any(e.start < s.end and s.start < e.end for s in spans)])
+        return doc
+
+
+@Language.factory("veille_rules")
+def make_rules(nlp: Language, name: str) -> RuleMatcher:
+    return RuleMatcher(nlp.vocab)
+
+
+class RuleMatcher:
+    """Lexicon of nlp/rules.yaml matched on normalised lemmas; patterns are added by `build_pipeline`."""
+
+    def __init__(self, vocab: Any):
+        self.matcher = PhraseMatcher(vocab, attr="NORM")
+        self.weights: dict[str, tuple[str, float, str]] = {}  # match key -> (label, weight, phrase)
+
+    def add(self, label: str, weight: float, phrase: str, pattern: Doc) -> None:
+        key = f"{label}|{weight}|{phrase}"
+        self.weights[key] = (label, weight, phrase)
+        self.matcher.add(key, [pattern])
+
+    def __call__(self, doc: Doc) -> Doc:
+        hits: dict[str, tuple[float, str, int]] = {}
+        for match_id, start, _end in self.matcher(doc):
+            label, weight, phrase = self.weights[doc.vocab.strings[match_id]]
+            if label not in hits or weight > hits[label][0]:
+                hits[label] = (weight, phrase, start)
+        doc._.rule_hits = hits
+        return doc
+
+
+@dataclass
+class Pipelines:
+    """One spaCy pipeline per language, built on first use."""
+
+    competitors: list[dict]
+    built: dict[str, Language] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)  # lang -> why the pipeline is reduced
+
+    def get(self, lang: str) -> Language:
+        if lang not in self.built:
+            self.built[lang] = build_pipeline(lang, self.competitors, self.flags)
+        return self.built[lang]
+
+
+def competitors_of(config: Any) -> list[dict]:
+    """The competitor list of a configuration, as the plain data a spaCy component config takes."""
+    if config is None:
+        return []
+    return [{"id": c.id, "name": c.name, "aliases": list(c.aliases), "domains": list(c.domains)} for c in config.competitors]
+
+
+def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | None = None) -> Language:
+    """The pipeline for `lang`: its model package when installed, else a blank one; then veille's components."""
+    flags = flags if flags is not None else {}
+    package = MODELS.get(lang)
+    if package and importlib.util.find_spec(package):
+        # The parser is the slowest component and nothing here needs a dependency tree.
+        nlp = spacy.load(package, exclude=["parser"])
+        nlp.add_pipe("sentencizer", first=True)
+    else:
+        try:
+            nlp = spacy.blank(lang)
+        except (ImportError, KeyError, ValueError):
+            nlp, flags[lang] = spacy.blank("xx"), "no_pipeline"
+        else:
+            if lang != "en":
+                flags[lang] = "blank_pipeline"
+        nlp.add_pipe("sentencizer")
+        if lang == "en" or lang in ("de", "es", "it", "nl", "pt"):
+            try:
+                nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize()
+            except (ValueError, OSError) as exc:  # no lookup tables for this language
+                log.debug("no lookup lemmas for %s: %s", lang, exc)
+                nlp.remove_pipe("lemmatizer")
+    nlp.add_pipe("veille_normalizer")
+    nlp.add_pipe("veille_companies", config={"competitors": competitors})
+    rules = nlp.add_pipe("veille_rules")
+    _load_rules(nlp, rules, lang)
+    return nlp
+
+
+def _load_rules(nlp: Language, rules: RuleMatcher, lang: str) -> None:
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    wanted = [(label, weight, str(phrase)) for label, strengths in data.items()
+              for strength, weight in (("strong", STRONG), ("weak", WEAK))
+              for phrase in (strengths.get(strength) or {}).get(lang if lang in ("fr", "en") else "en", [])]
+    with nlp.select_pipes(disable=["veille_companies", "veille_rules"]):
+        docs = nlp.pipe([phrase for _, _, phrase in wanted])
+        for (label, weight, phrase), doc in zip(wanted, docs):
+            rules.add(label, weight, phrase, doc)
