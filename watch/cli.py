@@ -28,7 +28,8 @@ from watch.output import FORMATS, emit
 from watch.store import Store
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
-               "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash")
+               "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
+               "labels", "entities", "actor", "score", "reasons", "story", "credibility")
 err = Console(stderr=True, highlight=False)
 
 
@@ -141,6 +142,11 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no
             task = bar.add_task(tr("collecte", "collecting"), total=total)
             report = run_collect(config, store, source_ids, urls,
                                  progress=lambda o: bar.update(task, advance=1, description=o.source_id))
+        if not no_classify and (report.new or report.updated):
+            from watch.cli_nlp import run_classification
+
+            classified = run_classification(config, store, console=err)
+            err.print(tr(f"{classified.classified} article(s) classé(s)", f"{classified.classified} item(s) classified"))
     rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "entries": o.entries, "new": o.new,
              "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning} for o in report.outcomes]
     emit(rows, fmt, title=tr("Collecte", "Collection"))
@@ -326,6 +332,9 @@ def demo(obj: Context, serve: bool, port: int) -> None:
                           transient=True) as bar:
                 task = bar.add_task(tr("collecte", "collecting"), total=len(config.sources))
                 report = run_collect(config, store, progress=lambda o: bar.update(task, advance=1))
+            from watch.cli_nlp import run_classification
+
+            classified = run_classification(config, store, console=err)
             counts = store.counts()
             latest = store.items(limit=5)
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
@@ -334,10 +343,12 @@ def demo(obj: Context, serve: bool, port: int) -> None:
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
         click.echo(tr(
-            f"{report.new} nouveaux articles, {report.updated} mis à jour ; {counts['items']} articles de "
+            f"{report.new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
+            f"{counts['items']} articles de "
             f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
             "veille items --search rachat · veille sources list",
-            f"{report.new} new items, {report.updated} updated; {counts['items']} items from "
+            f"{report.new} new items, {report.updated} updated, {classified.classified} classified; "
+            f"{counts['items']} items from "
             f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
             "veille items --search acquisition · veille sources list"))
         if serve:
@@ -352,6 +363,12 @@ def demo(obj: Context, serve: bool, port: int) -> None:
                 err.print(tr("Serveur arrêté.", "Server stopped."))
     sys.exit(1 if report.failed else 0)
 
+
+from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp  # noqa: E402 (needs main defined)
+
+main.add_command(_classify)
+main.add_command(_label)
+main.add_command(_nlp)
 
 if __name__ == "__main__":
     main()

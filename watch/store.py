@@ -68,8 +68,27 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
                            tokenize="unicode61 remove_diacritics 2")
 
 
+def _m002_classification(db: sqlite_utils.Database) -> None:
+    for column, kind in (("lang_confidence", float), ("lang_how", str), ("classified_at", str), ("score", int),
+                         ("reasons", str), ("actor", str), ("actor_competitor", str), ("story", int),
+                         ("credibility", int), ("credibility_by", str), ("nlp_flags", str)):
+        db["items"].add_column(column, kind)
+    db["items"].create_index(["classified_at"])
+    db["items"].create_index(["story"])
+    db["item_labels"].create({"item_id": int, "axis": str, "label": str, "score": float, "by": str},
+                             pk=("item_id", "label"), foreign_keys=[("item_id", "items", "id")])
+    db["item_labels"].create_index(["label"])
+    db["item_entities"].create({"item_id": int, "text": str, "label": str, "competitor": str},
+                               foreign_keys=[("item_id", "items", "id")])
+    db["item_entities"].create_index(["item_id"])
+    db["item_entities"].create_index(["competitor"])
+    # Analysts' corrections: the feedback loop of `veille label`, used by `veille nlp train`.
+    db["label_corrections"].create({"id": int, "item_id": int, "label": str, "action": str, "at": str}, pk="id")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_classification", _m002_classification),
 ]
 
 
@@ -372,10 +391,108 @@ class Store:
             for link in self._rows(f"select item_id, source from item_sources where item_id in ({marks}) "
                                       "order by first_seen", [r["id"] for r in rows]):
                 by_item.setdefault(link["item_id"], []).append(link["source"])
+        labels: dict[int, list[dict]] = {}
+        entities: dict[int, list[dict]] = {}
+        if rows:
+            ids = [r["id"] for r in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._rows(f"select * from item_labels where item_id in ({marks}) order by score desc", chunk):
+                    labels.setdefault(row.pop("item_id"), []).append(row)
+                for row in self._rows(f"select * from item_entities where item_id in ({marks})", chunk):
+                    entities.setdefault(row.pop("item_id"), []).append(row)
         for row in rows:
             row["sources"] = by_item.get(row["id"], [row["source"]])
             row["published_estimated"] = bool(row["published_estimated"])
             row["categories"] = json.loads(row["categories"] or "[]")
+            row["labels"] = labels.get(row["id"], [])
+            row["entities"] = entities.get(row["id"], [])
+            row["reasons"] = json.loads(row["reasons"]) if row.get("reasons") else []
+        return rows
+
+    # -- classification ------------------------------------------------------------------------------------
+
+    def items_to_classify(self, since: datetime | None = None, everything: bool = False) -> list[dict[str, Any]]:
+        """Items never classified (or changed since), or all of them / those first seen since a date."""
+        where = ["1=1"] if everything or since else ["(i.classified_at is null or i.classified_at < coalesce(i.updated_at, ''))"]
+        params: list[Any] = []
+        if since:
+            where.append("i.first_seen >= ?")
+            params.append(since.isoformat())
+        return self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source from items i where "
+                          + " and ".join(where) + " order by i.id", params)
+
+    def save_classification(self, results: Iterable[dict[str, Any]]) -> int:
+        """Write analyses: labels (an analyst's corrections are kept), entities, language, actor, flags."""
+        now = utcnow().isoformat()
+        count = 0
+        with self.transaction() as conn:
+            for result in results:
+                item_id = result["id"]
+                conn.execute("delete from item_labels where item_id = ? and by != 'analyst'", [item_id])
+                removed = {row[0] for row in conn.execute(
+                    "select label from label_corrections where item_id = ? and action = 'remove'", [item_id])}
+                conn.executemany(
+                    "insert into item_labels (item_id, axis, label, score, by) values (?, ?, ?, ?, ?) "
+                    "on conflict (item_id, label) do nothing",
+                    [(item_id, l["axis"], l["label"], l["score"], l["by"]) for l in result["labels"] if l["label"] not in removed])
+                conn.execute("delete from item_entities where item_id = ?", [item_id])
+                conn.executemany("insert into item_entities (item_id, text, label, competitor) values (?, ?, ?, ?)",
+                                 [(item_id, e["text"], e["label"], e["competitor"]) for e in result["entities"]])
+                conn.execute("update items set lang = ?, lang_confidence = ?, lang_how = ?, actor = ?, actor_competitor = ?, "
+                             "nlp_flags = ?, classified_at = ?, credibility = coalesce(credibility, 6) where id = ?",
+                             [result["lang"], result["lang_confidence"], result["lang_how"], result["actor"],
+                              result["actor_competitor"], json.dumps(result["flags"]), now, item_id])
+                count += 1
+        return count
+
+    def classified_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Classified items first seen since a date, with their labels and competitors (for scores and stories)."""
+        rows = self._rows("select i.id, i.source, i.title, i.text, i.summary, i.lang, i.published_at, i.first_seen, "
+                          "i.actor, i.actor_competitor, i.credibility, i.credibility_by, i.story, i.url "
+                          "from items i where i.classified_at is not null and i.first_seen >= ? order by i.id",
+                          [since.isoformat()])
+        ids = [r["id"] for r in rows]
+        labels: dict[int, list[dict]] = {}
+        competitors: dict[int, set[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._rows(f"select * from item_labels where item_id in ({marks})", chunk):
+                labels.setdefault(row["item_id"], []).append(row)
+            for row in self._rows(f"select item_id, competitor, text from item_entities where item_id in ({marks})", chunk):
+                competitors.setdefault(row["item_id"], set()).add(row["competitor"] or row["text"].lower())
+        for row in rows:
+            row["labels"] = labels.get(row["id"], [])
+            row["companies"] = competitors.get(row["id"], set())
+        return rows
+
+    def save_scores(self, rows: Iterable[tuple[int, int, str, int, int, str]]) -> None:
+        """(item id, score, reasons JSON, story id, credibility, credibility_by) for each item."""
+        with self.transaction() as conn:
+            conn.executemany("update items set score = ?, reasons = ?, story = ?, credibility = ?, credibility_by = ? "
+                             "where id = ?", [(s, r, story, c, by, i) for i, s, r, story, c, by in rows])
+
+    def correct_label(self, item_id: int, label: str, axis: str, remove: bool = False) -> bool:
+        """An analyst's correction: kept through reclassification and used by `veille nlp train`."""
+        with self.transaction() as conn:
+            if conn.execute("select 1 from items where id = ?", [item_id]).fetchone() is None:
+                return False
+            conn.execute("insert into label_corrections (item_id, label, action, at) values (?, ?, ?, ?)",
+                         [item_id, label, "remove" if remove else "add", utcnow().isoformat()])
+            conn.execute("delete from item_labels where item_id = ? and label = ?", [item_id, label])
+            if not remove:
+                conn.execute("insert into item_labels (item_id, axis, label, score, by) values (?, ?, ?, 1.0, 'analyst')",
+                             [item_id, axis, label])
+        return True
+
+    def corrected_items(self) -> list[dict[str, Any]]:
+        """Items an analyst corrected, with their final label set (training data for `veille nlp train`)."""
+        rows = self._rows("select distinct i.id, i.title, i.text, i.summary, i.lang from items i "
+                          "join label_corrections c on c.item_id = i.id")
+        for row in rows:
+            row["labels"] = [r[0] for r in self.conn.execute("select label from item_labels where item_id = ?", [row["id"]])]
         return rows
 
     def counts(self) -> dict[str, int]:

@@ -1,0 +1,148 @@
+"""Classification: language, companies, labels with confidence and origin, and the acting company of each item.
+
+`Classifier.analyse` works on any text, without a database (`veille nlp classify`); `classify` is the stage's entry
+function: it reads the items not yet classified from the store, analyses them, scores them, groups stories and
+writes everything back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from spacy.tokens import Doc
+
+from nlp.language import detect_language
+from nlp.pipeline import MAX_CHARS, Pipelines, competitors_of, taxonomy
+from nlp.textcat import load_model, predict
+
+log = logging.getLogger(__name__)
+THRESHOLD = 0.5
+PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
+
+
+@dataclass(frozen=True)
+class TextInput:
+    id: Any
+    text: str
+    title: str = ""
+    lang: str | None = None  # declared (the source's language), used when detection is unsure
+
+
+@dataclass
+class Analysis:
+    id: Any
+    lang: str
+    lang_confidence: float
+    lang_how: str
+    labels: list[dict] = field(default_factory=list)    # {"axis", "label", "score", "by"}
+    entities: list[dict] = field(default_factory=list)  # {"text", "label", "competitor"}
+    actor: str | None = None
+    actor_competitor: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "lang": self.lang, "labels": self.labels, "entities": self.entities,
+                "actor": self.actor, "actor_competitor": self.actor_competitor, "flags": self.flags}
+
+
+class Classifier:
+    """Pipelines per language plus the trained model; build once, analyse many texts."""
+
+    def __init__(self, config: Any = None, data_dir: Path | None = None, languages: Sequence[str] = ("fr", "en")):
+        self.pipelines = Pipelines(competitors_of(config))
+        self.model = load_model(data_dir)
+        self.axes = taxonomy()
+        self.languages = tuple(languages)
+
+    def analyse(self, inputs: Iterable[TextInput], batch_size: int = 256) -> Iterator[Analysis]:
+        iterator = iter(inputs)
+        while batch := list(islice(iterator, batch_size)):
+            yield from self._batch(batch)
+
+    def _batch(self, batch: list[TextInput]) -> list[Analysis]:
+        results: list[Analysis | None] = [None] * len(batch)
+        by_lang: dict[str, list[int]] = {}
+        texts = []
+        for index, item in enumerate(batch):
+            body = f"{item.title}\n{item.text}".strip() if item.title else (item.text or "")
+            flags = []
+            if len(body) > MAX_CHARS:
+                body, flags = body[:MAX_CHARS], ["truncated"]
+            lang, confidence, how = detect_language(body, self.languages, item.lang)
+            results[index] = Analysis(item.id, lang, round(confidence, 3), how, flags=flags)
+            by_lang.setdefault(lang, []).append(index)
+            texts.append(body)
+        probabilities = predict(self.model, ((b.title, b.text) for b in batch))
+        for lang, indexes in by_lang.items():
+            nlp = self.pipelines.get(lang)
+            flag = self.pipelines.flags.get(lang)
+            for index, doc in zip(indexes, nlp.pipe((texts[i] for i in indexes), batch_size=64)):
+                analysis = results[index]
+                if flag:
+                    analysis.flags.append(flag)
+                self._fill(analysis, doc, probabilities[index])
+        return results  # type: ignore[return-value]
+
+    def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float]) -> None:
+        hits = doc._.rule_hits or {}
+        for label, axis in self.axes.items():
+            rule_score, phrase, _ = hits.get(label, (0.0, "", 0))
+            model_score = probabilities.get(label, 0.0)
+            # Noisy-OR: a strong rule decides alone, a weak one only adds to the model's evidence.
+            score = 1 - (1 - rule_score) * (1 - model_score)
+            if score < THRESHOLD:
+                continue
+            if rule_score >= THRESHOLD and model_score < THRESHOLD:
+                by = f"rule:{phrase}"
+            elif rule_score > 0 and model_score < THRESHOLD:
+                by = f"rule+model:{phrase}"
+            else:
+                by = "model"
+            analysis.labels.append({"axis": axis, "label": label, "score": round(score, 3), "by": by})
+        analysis.labels.sort(key=lambda l: -l["score"])
+        seen = set()
+        for ent in doc.ents:
+            key = (ent.text.lower(), ent.kb_id_)
+            if key not in seen:
+                seen.add(key)
+                analysis.entities.append({"text": ent.text, "label": ent.label_, "competitor": ent.kb_id_ or None})
+        moves = [l for l in analysis.labels if l["axis"] == "moves"]
+        if moves:
+            trigger = hits.get(moves[0]["label"], (0, "", None))[2]
+            actor = _actor(doc, trigger)
+            if actor is not None:
+                analysis.actor, analysis.actor_competitor = actor.text, actor.kb_id_ or None
+
+
+def _actor(doc: Doc, trigger: int | None):
+    """The company that acts: after "par"/"by" in a passive, else the last one before the trigger in its sentence,
+    else the first of the text."""
+    orgs = list(doc.ents)
+    if not orgs:
+        return None
+    if trigger is not None:
+        sentence = doc[trigger].sent
+        after = [e for e in orgs if e.start > trigger and e.start < sentence.end]
+        if after and any(t.norm_ in PASSIVE for t in doc[trigger + 1:after[0].start]) and after[0].start - trigger <= 5:
+            return after[0]
+        before = [e for e in orgs if sentence.start <= e.start < trigger]
+        if before:
+            return before[-1]
+        if after:
+            return after[0]
+    return orgs[0]
+
+
+def classify_texts(inputs: Iterable[TextInput], config: Any = None, data_dir: Path | None = None,
+                   progress: Callable[[int], None] | None = None) -> Iterator[Analysis]:
+    """Analyse texts without a database (for `veille nlp classify` and for measuring)."""
+    classifier = Classifier(config, data_dir)
+    for analysis in classifier.analyse(inputs):
+        if progress:
+            progress(1)
+        yield analysis

@@ -1,0 +1,249 @@
+"""The NLP commands of `veille`: classify the store, label corrections, and `veille nlp …` for any text.
+
+Thin wrappers like watch/cli.py: parse options, call one library function, print the result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from watch.config import Config, load_config
+from watch.errors import ConfigError, UsageError
+from watch.i18n import tr
+from watch.output import emit
+
+
+def run_classification(config: Config, store, *, since=None, everything=False, console=None):
+    """Classify with a progress bar on stderr; used by `veille classify` and after `veille collect`."""
+    from nlp.stage import classify
+
+    with Progress(TextColumn(tr("classement", "classifying")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        return classify(config, store, since=since, everything=everything,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _optional_config(path: str | None) -> Config | None:
+    """The configuration when there is one (for the competitor list); these commands also work without it."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        if path is None and len(exc.problems) == 1 and exc.problems[0].line is None:
+            return None  # no ./sources.yaml: classify without competitors
+        raise
+
+
+def _read_inputs(source: str):
+    """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is."""
+    from nlp.classify import TextInput
+
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or "id" not in row:
+                    raise ValueError(tr("objet JSON avec un champ id attendu", "a JSON object with an id is expected"))
+            except ValueError as exc:
+                raise UsageError(tr(f"{source}:{number}: ligne illisible ({exc})", f"{source}:{number}: unreadable line ({exc})")) from None
+            text = row.get("text") or ""
+            if row.get("summary") and row["summary"] not in text:
+                text = f"{row['summary']} {text}".strip()
+            yield TextInput(row["id"], text, row.get("title") or "", row.get("lang")), row
+
+
+@click.command()
+@click.option("--all", "everything", is_flag=True, help="Reclassify every item.")
+@click.option("--since", metavar="WHEN", help="Reclassify items first seen since 7d, 2w or a date.")
+@click.pass_obj
+def classify(obj, everything: bool, since: str | None) -> None:
+    """Classer les articles / classify items (labels, companies, score, stories).
+
+    Without options, only items never classified (collection runs it after storing).
+
+    \b
+    Exemples / examples:
+      veille classify
+      veille classify --since 7d
+      veille classify --all
+    """
+    from watch.cli import err, handle_errors, parse_since
+
+    @handle_errors
+    def run() -> None:
+        with obj.store() as store:
+            report = run_classification(obj.config, store, since=parse_since(since), everything=everything, console=err)
+        click.echo(tr(f"{report.classified} article(s) classé(s), {report.scored} noté(s), {report.stories} histoire(s) "
+                      "à plusieurs sources", f"{report.classified} item(s) classified, {report.scored} scored, "
+                      f"{report.stories} multi-source stories"))
+
+    run()
+
+
+@click.command()
+@click.argument("item_id", type=int)
+@click.argument("label")
+@click.option("--remove", is_flag=True, help="The label is wrong: remove it.")
+@click.pass_obj
+def label(obj, item_id: int, label: str, remove: bool) -> None:
+    """Corriger une étiquette / correct a label (kept, and used by `veille nlp train`).
+
+    \b
+    Exemples / examples:
+      veille label 42 acquisition
+      veille label 42 launch --remove
+    """
+    from nlp.pipeline import taxonomy
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        axes = taxonomy()
+        if label not in axes:
+            import difflib
+
+            close = difflib.get_close_matches(label, list(axes), n=1)
+            raise UsageError(tr(f"étiquette inconnue {label!r}", f"unknown label {label!r}")
+                             + (tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else ""))
+        with obj.store() as store:
+            if not store.correct_label(item_id, label, axes[label], remove=remove):
+                raise UsageError(tr(f"aucun article {item_id}", f"no item {item_id}"))
+        click.echo(tr(f"Article {item_id} : {label} {'retirée' if remove else 'ajoutée'}",
+                      f"Item {item_id}: {label} {'removed' if remove else 'added'}"))
+
+    run()
+
+
+@click.group()
+def nlp() -> None:
+    """Classer n'importe quel texte, entraîner, évaluer / classify any text, train, evaluate."""
+
+
+@nlp.command("classify")
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.pass_obj
+def nlp_classify(obj, source: str) -> None:
+    """Classer des lignes JSON sans base / classify JSON lines without a database.
+
+    Input: one {"id", "text", "title"?, "lang"?} per line. Output: one line per input with lang, labels
+    (axis, label, score, by), entities (text, label, competitor) and actor.
+
+    \b
+    Exemples / examples:
+      echo '{"id": 1, "text": "Veloce rachète Rouléo"}' | veille nlp classify
+      veille items --format jsonl | veille nlp classify -
+    """
+    from nlp.classify import classify_texts
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        config = _optional_config(obj.config_path)
+        inputs = (text for text, _ in _read_inputs(source))
+        for analysis in classify_texts(inputs, config):
+            click.echo(json.dumps(analysis.as_json(), ensure_ascii=False))
+
+    run()
+
+
+@nlp.command("cluster")
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.pass_obj
+def nlp_cluster(obj, source: str) -> None:
+    """Regrouper les mêmes histoires / group texts telling the same story.
+
+    Input as for `veille nlp classify` (an optional "published_at" and "source" help); output {"id", "story"}.
+
+    \b
+    Exemple / example:
+      veille items --since 7d --format jsonl | veille nlp cluster -
+    """
+    from nlp.classify import classify_texts
+    from nlp.stories import StoryItem, group_stories
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        config = _optional_config(obj.config_path)
+        pairs = list(_read_inputs(source))
+        now = datetime.now(timezone.utc)
+        items = []
+        for index, analysis in enumerate(classify_texts((t for t, _ in pairs), config)):
+            text, row = pairs[index]
+            when = row.get("published_at")
+            published = datetime.fromisoformat(when) if isinstance(when, str) else now
+            items.append(StoryItem(id=index, source=str(row.get("source") or f"input-{index}"), title=text.title,
+                                   text=text.text, lang=analysis.lang,
+                                   published=published if published.tzinfo else published.replace(tzinfo=timezone.utc),
+                                   companies=frozenset(e["competitor"] or e["text"].lower() for e in analysis.entities),
+                                   labels=frozenset(l["label"] for l in analysis.labels)))
+        groups = group_stories(items)
+        for index, (text, _) in enumerate(pairs):
+            click.echo(json.dumps({"id": text.id, "story": pairs[groups[index]][0].id}, ensure_ascii=False))
+
+    run()
+
+
+@nlp.command("train")
+@click.option("--epochs", type=click.IntRange(1, 100), default=12, show_default=True)
+@click.pass_obj
+def nlp_train(obj, epochs: int) -> None:
+    """Réentraîner le modèle / retrain the model from nlp/train plus analysts' corrections.
+
+    The new model is written under the data folder (next to the database) and used from then on.
+
+    \b
+    Exemple / example:
+      veille nlp train
+    """
+    from nlp.textcat import TRAIN_DIR, Example_, load_examples, train
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        examples = load_examples(TRAIN_DIR)
+        with obj.store() as store:
+            corrected = [Example_(f"db-{r['id']}", r["lang"] or "", r["title"] or "", r["summary"] or r["text"] or "",
+                                  frozenset(r["labels"])) for r in store.corrected_items()]
+            out = Path(store.path).parent / "model"
+        train(examples + corrected, out, epochs=epochs)
+        click.echo(tr(f"Modèle entraîné sur {len(examples)} exemples + {len(corrected)} corrections : {out}",
+                      f"Model trained on {len(examples)} examples + {len(corrected)} corrections: {out}"))
+
+    run()
+
+
+@nlp.command("eval")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def nlp_eval(obj, fmt: str) -> None:
+    """Évaluer sur nlp/dev / evaluate on the dev set; exit 1 below the pinned floors.
+
+    \b
+    Exemple / example:
+      veille nlp eval
+    """
+    from nlp.classify import Classifier
+    from nlp.evaluate import evaluate
+    from nlp.textcat import DEV_DIR, load_examples
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        report = evaluate(load_examples(DEV_DIR), Classifier(_optional_config(obj.config_path)))
+        emit(report.rows, fmt, title="nlp/dev")
+        summary = {"micro_f1": report.micro_f1, "macro_f1": report.macro_f1, "floors": report.floors,
+                   "passed": report.passed}
+        click.echo(json.dumps(summary), err=fmt != "table")
+        sys.exit(0 if report.passed else 1)
+
+    run()
