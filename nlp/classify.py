@@ -17,7 +17,7 @@ from typing import Any
 from spacy.tokens import Doc
 
 from nlp.language import detect_language
-from nlp.pipeline import MAX_CHARS, Pipelines, competitors_of, taxonomy
+from nlp.pipeline import MAX_CHARS, Pipelines, competitors_of, fold, taxonomy
 from nlp.textcat import load_model, predict
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,16 @@ class Analysis:
     actor: str | None = None
     actor_competitor: str | None = None
     flags: list[str] = field(default_factory=list)
+    terms: list[tuple[str, str]] = field(default_factory=list)  # (term, kind): phrase, entity, label
 
     def as_json(self) -> dict:
         return {"id": self.id, "lang": self.lang, "labels": self.labels, "entities": self.entities,
                 "actor": self.actor, "actor_competitor": self.actor_competitor, "flags": self.flags}
+
+    def as_record(self) -> dict:
+        """Everything the store keeps of an analysis."""
+        return {**self.as_json(), "lang_confidence": self.lang_confidence, "lang_how": self.lang_how,
+                "terms": self.terms}
 
 
 class Classifier:
@@ -111,12 +117,43 @@ class Classifier:
             if key not in seen:
                 seen.add(key)
                 analysis.entities.append({"text": ent.text, "label": ent.label_, "competitor": ent.kb_id_ or None})
+        analysis.terms = sorted({*((p, "phrase") for p in _phrases(doc)),
+                                 *((e["competitor"] or fold(e["text"]), "entity") for e in analysis.entities),
+                                 *((l["label"], "label") for l in analysis.labels)})
         moves = [l for l in analysis.labels if l["axis"] == "moves"]
         if moves:
             trigger = hits.get(moves[0]["label"], (0, "", None))[2]
             actor = _actor(doc, trigger)
             if actor is not None:
                 analysis.actor, analysis.actor_competitor = actor.text, actor.kb_id_ or None
+
+
+PHRASE_POS = {"NOUN", "PROPN", "ADJ"}
+
+
+def _phrases(doc: Doc) -> set[str]:
+    """Noun phrases without a parser: runs of nouns and adjectives holding a noun, from the tagger's POS.
+
+    A pipeline without a tagger (blank English) gives its content words instead, two by two and alone.
+    """
+    found: set[str] = set()
+    tagged = doc.has_annotation("POS")
+    run: list = []
+    for token in [*doc, None]:
+        keep = token is not None and not token.is_stop and token.is_alpha and len(token) > 2 and (
+            token.pos_ in PHRASE_POS if tagged else True)
+        if keep:
+            run.append(token)
+            continue
+        if run and (not tagged or any(t.pos_ in ("NOUN", "PROPN") for t in run)):
+            words = [t.norm_ for t in run]
+            if tagged:
+                found.add(" ".join(words[:4]))
+            else:
+                found.update(words)
+                found.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+        run = []
+    return found
 
 
 def _actor(doc: Doc, trigger: int | None):

@@ -36,8 +36,7 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
         inputs = (TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"]) for r in rows)
         analyses = classifier.analyse(inputs)
         while chunk := list(islice(analyses, CHUNK)):
-            report.classified += store.save_classification(
-                {**a.as_json(), "lang_confidence": a.lang_confidence, "lang_how": a.lang_how} for a in chunk)
+            report.classified += store.save_classification(a.as_record() for a in chunk)
             if progress:
                 progress(report.classified, len(rows))
     report.scored, report.stories = rescore(config, store)

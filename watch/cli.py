@@ -364,11 +364,10 @@ def demo(obj: Context, serve: bool, port: int) -> None:
     sys.exit(1 if report.failed else 0)
 
 
-from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp  # noqa: E402 (needs main defined)
+from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, trends as _trends  # noqa: E402
 
-main.add_command(_classify)
-main.add_command(_label)
-main.add_command(_nlp)
+for _command in (_classify, _label, _nlp, _trends):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -247,3 +247,45 @@ def nlp_eval(obj, fmt: str) -> None:
         sys.exit(0 if report.passed else 1)
 
     run()
+
+
+@click.command()
+@click.option("--weeks", "baseline", type=click.IntRange(2, 52), default=8, show_default=True,
+              help="Trailing weeks the current week is compared with.")
+@click.option("--min-count", type=click.IntRange(1), default=3, show_default=True,
+              help="Items a term needs this week to be flagged.")
+@click.option("--kind", type=click.Choice(["all", "phrase", "entity", "label"]), default="all", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
+    """Termes en hausse / rising terms: this week against the trailing weeks, with sparklines.
+
+    Noun phrases, companies and labels of the items published each week (ISO weeks, Europe/Paris).
+
+    \b
+    Exemples / examples:
+      veille trends
+      veille trends --kind phrase --format json
+    """
+    from datetime import timedelta
+
+    from nlp.trends import iso_week, rising_terms, sparkline
+    from watch.cli import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        now = datetime.now(timezone.utc)
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        with obj.store() as store:
+            for term, term_kind, day, number in store.term_counts(now - timedelta(weeks=baseline + 1, days=1)):
+                if kind in ("all", term_kind):
+                    week = iso_week(datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc))
+                    counts.setdefault((term, term_kind), {}).setdefault(week, 0)
+                    counts[(term, term_kind)][week] += number
+        rising = rising_terms(counts, iso_week(now), baseline_weeks=baseline, min_count=min_count)
+        rows = [{"term": r.term, "kind": r.kind, "count": r.count, "baseline": round(r.baseline, 2),
+                 "ratio": round(r.ratio, 1), "z": round(r.z, 1),
+                 "weeks": sparkline(r.weeks) if fmt == "table" else list(r.weeks)} for r in rising]
+        emit(rows, fmt, title=tr(f"Termes en hausse, semaine {iso_week(now)}", f"Rising terms, week {iso_week(now)}"))
+
+    run()

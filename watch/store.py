@@ -86,9 +86,17 @@ def _m002_classification(db: sqlite_utils.Database) -> None:
     db["label_corrections"].create({"id": int, "item_id": int, "label": str, "action": str, "at": str}, pk="id")
 
 
+def _m003_terms(db: sqlite_utils.Database) -> None:
+    # Noun phrases, entities and labels of each item: weekly counts of these give the rising terms.
+    db["item_terms"].create({"item_id": int, "term": str, "kind": str}, pk=("item_id", "term", "kind"),
+                            foreign_keys=[("item_id", "items", "id")])
+    db["item_terms"].create_index(["term", "kind"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
+    ("003_terms", _m003_terms),
 ]
 
 
@@ -437,6 +445,9 @@ class Store:
                     "insert into item_labels (item_id, axis, label, score, by) values (?, ?, ?, ?, ?) "
                     "on conflict (item_id, label) do nothing",
                     [(item_id, l["axis"], l["label"], l["score"], l["by"]) for l in result["labels"] if l["label"] not in removed])
+                conn.execute("delete from item_terms where item_id = ?", [item_id])
+                conn.executemany("insert into item_terms (item_id, term, kind) values (?, ?, ?) on conflict do nothing",
+                                 [(item_id, term, kind) for term, kind in result.get("terms", [])])
                 conn.execute("delete from item_entities where item_id = ?", [item_id])
                 conn.executemany("insert into item_entities (item_id, text, label, competitor) values (?, ?, ?, ?)",
                                  [(item_id, e["text"], e["label"], e["competitor"]) for e in result["entities"]])
@@ -494,6 +505,12 @@ class Store:
         for row in rows:
             row["labels"] = [r[0] for r in self.conn.execute("select label from item_labels where item_id = ?", [row["id"]])]
         return rows
+
+    def term_counts(self, since: datetime) -> list[tuple[str, str, str, int]]:
+        """(term, kind, publication date, items) for items published since a date, for the rising terms."""
+        return [tuple(row) for row in self.conn.execute(
+            "select t.term, t.kind, substr(i.published_at, 1, 10) as day, count(*) from item_terms t "
+            "join items i on i.id = t.item_id where i.published_at >= ? group by 1, 2, 3", [since.isoformat()])]
 
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
