@@ -60,7 +60,7 @@ class Classifier:
     """Pipelines per language plus the trained model; build once, analyse many texts."""
 
     def __init__(self, config: Any = None, data_dir: Path | None = None, languages: Sequence[str] = ("fr", "en")):
-        self.pipelines = Pipelines(competitors_of(config))
+        self.pipelines = Pipelines(competitors_of(config), use_models=config.nlp.models if config else True)
         self.model = load_model(data_dir)
         self.axes = taxonomy()
         self.languages = tuple(languages)

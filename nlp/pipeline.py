@@ -125,12 +125,13 @@ class Pipelines:
     """One spaCy pipeline per language, built on first use."""
 
     competitors: list[dict]
+    use_models: bool = True
     built: dict[str, Language] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)  # lang -> why the pipeline is reduced
 
     def get(self, lang: str) -> Language:
         if lang not in self.built:
-            self.built[lang] = build_pipeline(lang, self.competitors, self.flags)
+            self.built[lang] = build_pipeline(lang, self.competitors, self.flags, self.use_models)
         return self.built[lang]
 
 
@@ -141,11 +142,13 @@ def competitors_of(config: Any) -> list[dict]:
     return [{"id": c.id, "name": c.name, "aliases": list(c.aliases), "domains": list(c.domains)} for c in config.competitors]
 
 
-def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | None = None) -> Language:
-    """The pipeline for `lang`: its model package when installed, else a blank one; then veille's components."""
+def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | None = None,
+                   use_models: bool = True) -> Language:
+    """The pipeline for `lang`: its model package when installed (and wanted), else a blank one; then veille's
+    components."""
     flags = flags if flags is not None else {}
     package = MODELS.get(lang)
-    if package and importlib.util.find_spec(package):
+    if use_models and package and importlib.util.find_spec(package):
         # The parser is the slowest component and nothing here needs a dependency tree.
         nlp = spacy.load(package, exclude=["parser"])
         nlp.add_pipe("sentencizer", first=True)
@@ -155,10 +158,10 @@ def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | N
         except (ImportError, KeyError, ValueError):
             nlp, flags[lang] = spacy.blank("xx"), "no_pipeline"
         else:
-            if lang != "en":
+            if lang != "en" and use_models:
                 flags[lang] = "blank_pipeline"
         nlp.add_pipe("sentencizer")
-        if lang == "en" or lang in ("de", "es", "it", "nl", "pt"):
+        if lang in ("en", "fr", "de", "es", "it", "nl", "pt"):
             try:
                 nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize()
             except (ValueError, OSError) as exc:  # no lookup tables for this language

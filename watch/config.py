@@ -56,6 +56,12 @@ class CollectSettings(Model):
     user_agent: str = "veille/0.1 (market-watch feed reader; +https://pypi.org/project/veille/)"
 
 
+class NlpSettings(Model):
+    """How items are classified."""
+
+    models: bool = True  # use installed spaCy model packages (fr_core_news_sm…); false: blank pipelines + rules
+
+
 class Schedule(Model):
     """Either `every: 1h` (an interval) or `cron:` (`mon 07:30`, `daily 06:00` or five cron fields)."""
 
@@ -236,6 +242,7 @@ class Config(Model):
     company: Company
     database: Path = Path("data/veille.db")
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    nlp: NlpSettings = Field(default_factory=NlpSettings)
     themes: list[Theme] = Field(default_factory=list)
     competitors: list[Competitor] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
