@@ -17,11 +17,14 @@ from typing import Any
 from spacy.tokens import Doc
 
 from nlp.language import detect_language
-from nlp.pipeline import MAX_CHARS, Pipelines, competitors_of, fold, taxonomy
+from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, fold, taxonomy
 from nlp.textcat import load_model, predict
 
 log = logging.getLogger(__name__)
 THRESHOLD = 0.5
+# The bag-of-words model, trained on ~800 examples for 20 labels, is under-confident: on nlp/dev its best cut was
+# 0.25, so its probability is doubled (capped at 1) before it meets the rules and the 0.5 threshold.
+MODEL_CUT = 0.25
 PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
 
 
@@ -98,12 +101,15 @@ class Classifier:
         hits = doc._.rule_hits or {}
         for label, axis in self.axes.items():
             rule_score, phrase, _ = hits.get(label, (0.0, "", 0))
-            model_score = probabilities.get(label, 0.0)
-            # Noisy-OR: a strong rule decides alone, a weak one only adds to the model's evidence.
-            score = 1 - (1 - rule_score) * (1 - model_score)
+            model_score = min(1.0, probabilities.get(label, 0.0) * THRESHOLD / MODEL_CUT) if self.model else 0.0
+            # Noisy-OR of two kinds of evidence; without a model, a rule stands alone (tests, broken installs).
+            if self.model:
+                score = 1 - (1 - rule_score) * (1 - model_score)
+            else:
+                score = 0.75 if rule_score >= STRONG else 0.0
             if score < THRESHOLD:
                 continue
-            if rule_score >= THRESHOLD and model_score < THRESHOLD:
+            if not self.model:
                 by = f"rule:{phrase}"
             elif rule_score > 0 and model_score < THRESHOLD:
                 by = f"rule+model:{phrase}"
