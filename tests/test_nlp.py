@@ -1,0 +1,174 @@
+"""The NLP stage with real spaCy pipelines: companies, inflections, actors, bad input, the store path, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlp.classify import Classifier, TextInput
+from nlp.evaluate import evaluate
+from nlp.textcat import Example_
+from watch.cli import main
+from watch.config import load_config
+from watch.models import Entry
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(REPO / "sources.yaml")
+
+
+@pytest.fixture(scope="module")
+def classifier(config):
+    return Classifier(config)
+
+
+def analyse(classifier, text, title="", lang=None):
+    return next(classifier.analyse([TextInput(1, text, title, lang)]))
+
+
+def labels(analysis):
+    return {l["label"] for l in analysis.labels}
+
+
+@pytest.mark.parametrize("text", ["VELOCE annonce un partenariat", "Vélocé SAS annonce un partenariat",
+                                  "veloce bikes annonce un partenariat", "Selon veloce.example, le partenariat…"])
+def test_competitor_aliases_across_accents_and_case(classifier, text):
+    assert {e["competitor"] for e in analyse(classifier, text).entities} >= {"veloce"}
+
+
+@pytest.mark.parametrize("title, lang", [
+    ("Veloce rachète la start-up Kargo Lab", "fr"),
+    ("Veloce a racheté la start-up Kargo Lab", "fr"),
+    ("Rachat de Kargo Lab par Veloce", "fr"),
+    ("Veloce rachètera Kargo Lab d'ici l'été", "fr"),
+    ("Veloce acquires cargo-bike start-up Kargo Lab", "en"),
+    ("Veloce acquired Kargo Lab last week", "en"),
+    ("Veloce agrees to acquire Kargo Lab", "en"),
+])
+def test_acquisition_in_french_and_english_inflections(classifier, title, lang):
+    analysis = analyse(classifier, "", title)
+    assert analysis.lang == lang
+    assert "acquisition" in labels(analysis)
+
+
+def test_a_move_with_its_actor_even_in_the_passive(classifier):
+    active = analyse(classifier, "", "Rouléo rachète son concurrent lyonnais Kargo Lab")
+    assert active.actor_competitor == "rouleo"
+    passive = analyse(classifier, "", "Kargo Lab racheté par Veloce pour 12 millions d'euros")
+    assert "acquisition" in labels(passive) and passive.actor_competitor == "veloce"
+
+
+def test_competitor_move_versus_another_companys_move(classifier):
+    ours = analyse(classifier, "La start-up lève 45 millions d'euros pour doubler sa production.", "VoltaCycles lève 45 millions")
+    other = analyse(classifier, "La start-up lève 45 millions d'euros pour doubler sa production.", "Kalipso lève 45 millions")
+    assert "funding" in labels(ours) and "funding" in labels(other)
+    assert ours.actor_competitor == "voltacycles"
+    assert other.actor_competitor is None
+
+
+def test_labels_carry_a_score_and_what_produced_them(classifier):
+    analysis = analyse(classifier, "Le groupe annonce une hausse de 8 % de ses tarifs au 1er janvier.", "Veloce relève ses prix")
+    pricing = next(l for l in analysis.labels if l["label"] == "pricing")
+    assert pricing["axis"] == "moves" and 0.5 <= pricing["score"] <= 1 and pricing["by"]
+
+
+@pytest.mark.parametrize("text, title", [("", ""), ("", "Veloce"), ("<p><b></b></p>&nbsp;", ""), ("!!!", "…")])
+def test_empty_or_nearly_empty_input_never_crashes(classifier, text, title):
+    analysis = analyse(classifier, text, title, lang="fr")
+    assert analysis.lang == "fr" and analysis.lang_how == "declared"
+
+
+def test_huge_text_is_truncated_and_flagged(classifier):
+    analysis = analyse(classifier, "Veloce rachète Rouléo. " * 50_000)
+    assert "truncated" in analysis.flags and "acquisition" in labels(analysis)
+
+
+def test_language_without_pipeline_is_classified_and_flagged(config):
+    german = Classifier(config, languages=("fr", "en", "de"))
+    analysis = next(german.analyse([TextInput(1, "Das Unternehmen übernimmt den Konkurrenten und baut seine "
+                                                 "Marktposition in Deutschland weiter aus.", "Übernahme")]))
+    assert analysis.lang == "de" and "blank_pipeline" in analysis.flags
+
+
+def test_mixed_language_text_gets_one_language(classifier):
+    analysis = analyse(classifier, "Le CEO a annoncé: we will hire 200 engineers in Lyon next year, "
+                                   "une bonne nouvelle pour la région.", lang="fr")
+    assert analysis.lang in ("fr", "en")
+
+
+def test_evaluation_figures_on_a_known_set(classifier):
+    examples = [Example_("a", "fr", "Veloce rachète Rouléo", "", frozenset({"acquisition"})),
+                Example_("b", "en", "Football: the club wins again", "", frozenset())]
+    report = evaluate(examples, classifier)
+    row = next(r for r in report.rows if r["label"] == "acquisition")
+    assert row["support"] == 1 and row["recall"] == 1.0
+    assert report.floors == {"micro_f1": 0.85, "macro_f1": 0.75}
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_nlp_classify_reads_and_writes_json_lines():
+    lines = "\n".join(json.dumps(row) for row in [
+        {"id": "a", "text": "Le fabricant annonce le rachat de son concurrent.", "title": "Veloce rachète Rouléo"},
+        {"id": 2, "title": "VoltaCycles raises €45m in a Series C round", "text": ""}]) + "\n"
+    result = run("--config", str(REPO / "sources.yaml"), "nlp", "classify", "-", input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", 2]
+    assert {"lang", "labels", "entities", "actor"} <= set(out[0])
+    assert "acquisition" in {l["label"] for l in out[0]["labels"]} and out[1]["lang"] == "en"
+    bad = run("nlp", "classify", "-", input="not json\n")
+    assert bad.exit_code == 2 and "-:1" in bad.stderr
+
+
+def test_nlp_cluster_groups_reworded_headlines():
+    rows = [{"id": 1, "title": "Veloce met la main sur la start-up nantaise Kargo Lab", "text": "Montant non communiqué.",
+             "source": "a", "published_at": "2026-11-20T08:00:00+00:00"},
+            {"id": 2, "title": "Veloce snaps up French cargo-bike start-up Kargo Lab", "text": "Terms were not disclosed.",
+             "source": "b", "published_at": "2026-11-20T15:00:00+00:00"},
+            {"id": 3, "title": "Rouléo rappelle 1 200 biporteurs", "text": "Un défaut de fourche.", "source": "c",
+             "published_at": "2026-11-20T09:00:00+00:00"}]
+    result = run("--config", str(REPO / "sources.yaml"), "nlp", "cluster", "-",
+                 input="\n".join(json.dumps(r) for r in rows) + "\n")
+    stories = {json.loads(line)["id"]: json.loads(line)["story"] for line in result.stdout.splitlines()}
+    assert stories[1] == stories[2] != stories[3]
+
+
+def test_classify_the_store_scores_groups_and_keeps_corrections(tmp_path):
+    from watch.store import Store
+
+    config_path = tmp_path / "sources.yaml"
+    config_path.write_text((REPO / "sources.yaml").read_text().replace("database: data/veille.db", "database: v.db"),
+                           encoding="utf-8")
+    config = load_config(config_path)
+    now = datetime.now(timezone.utc)
+    with Store.open(config.database) as store:
+        store.sync_sources(config.sources)
+        store.ingest("cyclehebdo", [Entry(url="https://a.example/1", title="Veloce met la main sur Kargo Lab",
+                                          summary="Le fabricant lyonnais rachète la start-up nantaise.", published=now)], "feed")
+        store.ingest("euromobility", [Entry(url="https://b.example/1", title="Veloce snaps up Kargo Lab",
+                                            summary="The Lyon e-bike maker acquires the Nantes start-up.", published=now)], "feed")
+    result = run("--config", str(config_path), "classify")
+    assert result.exit_code == 0, result.output
+    with Store.open(config.database) as store:
+        items = store.items()
+        assert all("acquisition" in {l["label"] for l in i["labels"]} for i in items)
+        assert items[0]["story"] == items[1]["story"] and items[0]["credibility"] == 3
+        assert all(i["score"] > 50 and any(r["kind"] == "competitor" for r in i["reasons"]) for i in items)
+        item_id = items[0]["id"]
+    assert run("--config", str(config_path), "label", str(item_id), "acquisition", "--remove").exit_code == 0
+    assert run("--config", str(config_path), "label", str(item_id), "csr").exit_code == 0
+    assert run("--config", str(config_path), "label", str(item_id), "aquisition").exit_code == 2
+    run("--config", str(config_path), "classify", "--all")
+    with Store.open(config.database) as store:
+        kept = {l["label"]: l["by"] for l in next(i for i in store.items() if i["id"] == item_id)["labels"]}
+    assert "acquisition" not in kept and kept["csr"] == "analyst"
