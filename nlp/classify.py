@@ -135,6 +135,10 @@ class Classifier:
 
 
 PHRASE_POS = {"NOUN", "PROPN", "ADJ"}
+# Nouns of time and quantity that every week's news carries: never a trend on their own.
+GENERIC = {"mois", "annee", "an", "semaine", "jour", "fois", "moment", "debut", "fin", "cas", "part", "nombre",
+           "month", "year", "week", "day", "time", "today", "end", "start", "number", "percent", "pourcent", "million",
+           "milliard", "billion", "euro", "dollar"}
 
 
 def _phrases(doc: Doc) -> set[str]:
@@ -147,7 +151,7 @@ def _phrases(doc: Doc) -> set[str]:
     run: list = []
     for token in [*doc, None]:
         keep = token is not None and not token.is_stop and token.is_alpha and len(token) > 2 and (
-            token.pos_ in PHRASE_POS if tagged else True)
+            token.pos_ in PHRASE_POS if tagged else True) and token.norm_ not in GENERIC
         if keep:
             run.append(token)
             continue

@@ -55,6 +55,12 @@ def taxonomy() -> dict[str, str]:
     return {label["id"]: axis for axis in ("trends", "moves") for label in data[axis]}
 
 
+def taxonomy_names(lang: str = "fr") -> dict[str, str]:
+    """label id -> its name in `lang` (fr or en), lower-cased for use inside a sentence."""
+    data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    return {label["id"]: label.get(lang, label["id"]).lower() for axis in ("trends", "moves") for label in data[axis]}
+
+
 @Language.factory("veille_normalizer")
 def make_normalizer(nlp: Language, name: str) -> Any:
     def normalize(doc: Doc) -> Doc:

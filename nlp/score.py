@@ -68,11 +68,11 @@ def render_reasons(reasons: list[dict], lang: str = "fr", names: dict[str, str] 
     """"Mentionne Veloce (concurrent direct) · prix · 3 sources · source de niveau B"."""
     names = names or {}
     parts = []
-    for reason in reasons:
+    order = {"competitor": 0, "move": 1, "theme": 2, "story": 3, "grade": 4, "credibility": 5}
+    for reason in sorted(reasons, key=lambda r: order.get(r["kind"], 9)):
         kind = reason["kind"]
         if kind == "theme":
-            parts.append((f"thème {names.get(reason['id'], reason['id'])}" if lang == "fr"
-                          else f"theme {names.get(reason['id'], reason['id'])}"))
+            parts.append(f"{'thème' if lang == 'fr' else 'theme'} « {names.get(reason['id'], reason['id'])} »")
         elif kind == "competitor":
             name = names.get(reason["id"], reason["id"])
             if lang == "fr":

@@ -23,13 +23,14 @@ from watch import config as config_mod
 from watch.collect import collect as run_collect
 from watch.errors import ConfigError, UsageError, VeilleError
 from watch.feeds import discover_feed
-from watch.i18n import tr
+from watch.i18n import tr, user_language
 from watch.output import FORMATS, emit
 from watch.store import Store
+from nlp.score import render_reasons
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
-               "labels", "entities", "actor", "score", "reasons", "story", "credibility")
+               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility")
 err = Console(stderr=True, highlight=False)
 
 
@@ -90,6 +91,20 @@ def parse_since(value: str | None) -> datetime | None:
         raise UsageError(tr(f"--since {value!r} illisible : écrire 7d, 12h, 2w ou une date 2026-11-01",
                             f"--since {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01")) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _display_names(obj: Context) -> dict[str, str]:
+    """Names to render reasons with: themes, competitors and labels in the reader's language."""
+    from nlp.pipeline import taxonomy_names
+
+    names = taxonomy_names(user_language())
+    try:
+        config = obj.config
+    except ConfigError:
+        return names
+    names.update({t.id: t.label for t in config.themes})
+    names.update({c.id: c.name for c in config.competitors})
+    return names
 
 
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -184,6 +199,9 @@ def items(obj: Context, since: str | None, source: str | None, search: str | Non
         emit(rows, fmt, table_columns=("id", "date", "source", "lang", "title"))
         err.print(tr(f"{len(rows)} article(s)", f"{len(rows)} item(s)"))
     else:
+        names = _display_names(obj)
+        for row in rows:
+            row["why"] = render_reasons(row["reasons"], user_language(), names) if row["reasons"] else ""
         emit(rows, fmt, columns=ITEM_FIELDS)
 
 
