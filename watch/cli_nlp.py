@@ -215,7 +215,10 @@ def nlp_train(obj, epochs: int) -> None:
             corrected = [Example_(f"db-{r['id']}", r["lang"] or "", r["title"] or "", r["summary"] or r["text"] or "",
                                   frozenset(r["labels"])) for r in store.corrected_items()]
             out = Path(store.path).parent / "model"
-        train(examples + corrected, out, epochs=epochs)
+        from nlp.pipeline import Pipelines, competitors_of
+
+        config = _optional_config(obj.config_path)
+        train(examples + corrected, out, Pipelines(competitors_of(config)), epochs=epochs)
         click.echo(tr(f"Modèle entraîné sur {len(examples)} exemples + {len(corrected)} corrections : {out}",
                       f"Model trained on {len(examples)} examples + {len(corrected)} corrections: {out}"))
 
