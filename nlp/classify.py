@@ -17,7 +17,8 @@ from typing import Any
 from spacy.tokens import Doc
 
 from nlp.language import detect_language
-from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, fold, taxonomy
+from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, taxonomy
+from nlp.text import fold
 from nlp.textcat import load_model, model_input, predict
 
 log = logging.getLogger(__name__)

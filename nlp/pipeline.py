@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
+
+from nlp.text import fold
 
 log = logging.getLogger(__name__)
 RULES_FILE = Path(__file__).with_name("rules.yaml")
@@ -44,21 +45,10 @@ if not Doc.has_extension("rule_hits"):
     Doc.set_extension("rule_hits", default=None)
 
 
-def fold(text: str) -> str:
-    """Lower case without accents, one character for one (offsets into the text stay valid)."""
-    return "".join(unicodedata.normalize("NFD", ch)[0] for ch in text.lower()) if text else ""
-
-
 def taxonomy() -> dict[str, str]:
     """label id -> axis ('trends' or 'moves')."""
     data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
     return {label["id"]: axis for axis in ("trends", "moves") for label in data[axis]}
-
-
-def taxonomy_names(lang: str = "fr") -> dict[str, str]:
-    """label id -> its name in `lang` (fr or en), lower-cased for use inside a sentence."""
-    data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
-    return {label["id"]: label.get(lang, label["id"]).lower() for axis in ("trends", "moves") for label in data[axis]}
 
 
 @Language.factory("veille_normalizer")

@@ -8,9 +8,14 @@ applies it when it is built.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from nlp.pipeline import fold
+import yaml
+
+from nlp.text import fold
+
+TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
 
 THEME_POINTS = {1: 25, 2: 15, 3: 8}
 COMPETITOR_POINTS = {"direct": 25, "indirect": 12}
@@ -19,6 +24,12 @@ MOVE_POINTS = 20
 GRADE_POINTS = {"A": 10, "B": 8, "C": 5, "D": 3, "E": 1, "F": 0}
 CREDIBILITY_POINTS = {1: 10, 2: 8, 3: 5}
 STORY_POINTS_PER_SOURCE, STORY_POINTS_MAX = 5, 15
+
+
+def taxonomy_names(lang: str = "fr") -> dict[str, str]:
+    """label id -> its name in `lang` (fr or en), lower-cased for use inside a sentence."""
+    data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    return {label["id"]: label.get(lang, label["id"]).lower() for axis in ("trends", "moves") for label in data[axis]}
 
 
 def credibility(distinct_sources: int) -> int:

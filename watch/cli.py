@@ -26,7 +26,7 @@ from watch.feeds import discover_feed
 from watch.i18n import tr, user_language
 from watch.output import FORMATS, emit
 from watch.store import Store
-from nlp.score import render_reasons
+from nlp.score import render_reasons, taxonomy_names
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
@@ -95,8 +95,6 @@ def parse_since(value: str | None) -> datetime | None:
 
 def _display_names(obj: Context) -> dict[str, str]:
     """Names to render reasons with: themes, competitors and labels in the reader's language."""
-    from nlp.pipeline import taxonomy_names
-
     names = taxonomy_names(user_language())
     try:
         config = obj.config
