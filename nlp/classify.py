@@ -27,6 +27,9 @@ THRESHOLD = 0.5
 # 0.2-0.3 (a plateau from 0.3 to 0.4 once combined with the rules), so its probability is scaled by 0.5/0.3
 # (capped at 1) before it meets the rules and the 0.5 threshold.
 MODEL_CUT = 0.3
+# A bag-of-words model says ~0.5 for words it never saw, so a bare name or a four-word headline would get many
+# labels: its evidence is scaled down below this many words (a feed's title-only entry relies more on the rules).
+FULL_EVIDENCE_WORDS = 8
 PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
 
 
@@ -100,7 +103,9 @@ class Classifier:
         probabilities = predict(self.model, (model_input(doc, len(item.title) if item.title else 0)
                                              for doc, item in zip(docs, batch)))
         for analysis, doc, probability in zip(results, docs, probabilities):
-            self._fill(analysis, doc, probability)
+            words = sum(1 for t in doc if not (t.is_punct or t.is_space))
+            evidence = min(1.0, words / FULL_EVIDENCE_WORDS)
+            self._fill(analysis, doc, {label: p * evidence for label, p in probability.items()})
         return results  # type: ignore[return-value]
 
     def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float]) -> None:
@@ -134,7 +139,8 @@ class Classifier:
                                  *((l["label"], "label") for l in analysis.labels)})
         moves = [l for l in analysis.labels if l["axis"] == "moves"]
         if moves:
-            trigger = hits.get(moves[0]["label"], (0, "", None))[2]
+            # The words that showed a move locate its actor: take those of the best move that has some.
+            trigger = next((hits[m["label"]][2] for m in moves if m["label"] in hits), None)
             actor = _actor(doc, trigger)
             if actor is not None:
                 analysis.actor, analysis.actor_competitor = actor.text, actor.kb_id_ or None

@@ -53,12 +53,30 @@ def taxonomy() -> dict[str, str]:
 
 @Language.factory("veille_normalizer")
 def make_normalizer(nlp: Language, name: str) -> Any:
+    # The tagger-driven lemmatizer of fr_core_news_sm depends on the part of speech, and headlines fool the tagger
+    # ("Rouléo rachète …": rachète tagged ADJ, lemma "rachèt"). A lookup table does not care: when it knows the
+    # word, its lemma wins; otherwise the pipeline's own lemma is kept ("lève" -> "lever").
+    table = _lookup_table(nlp.lang)
+
     def normalize(doc: Doc) -> Doc:
         for token in doc:
-            token.norm_ = fold(token.lemma_ or token.text)
+            known = (table.get(token.text) or table.get(token.lower_)) if table is not None else None
+            if isinstance(known, (list, tuple)):  # a few entries list several lemmas: the first is the usual one
+                known = known[0] if known else None
+            lemma = known if known and known != token.text else (token.lemma_ or token.text)
+            token.norm_ = fold(lemma)
         return doc
 
     return normalize
+
+
+def _lookup_table(lang: str) -> Any:
+    try:
+        from spacy.lookups import load_lookups
+
+        return load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+    except (ValueError, KeyError, ImportError):  # no table for this language in spacy-lookups-data
+        return None
 
 
 @Language.factory("veille_companies", default_config={"competitors": []})

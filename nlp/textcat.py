@@ -12,7 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import spacy
@@ -78,7 +78,12 @@ def example_inputs(examples: Sequence[Example_], pipelines: Pipelines) -> list[s
 
 def train(examples: Sequence[Example_], out_dir: Path, pipelines: Pipelines, *, epochs: int = 20,
           seed: int = 0) -> Language:
-    """Train the bag-of-words model on `examples` and save it to `out_dir`."""
+    """Train the bag-of-words model on `examples` and save it to `out_dir`.
+
+    Each example also teaches with its title alone: many feeds carry only a headline, and a model that saw only
+    full texts answers ~0.5 for every label on a short one.
+    """
+    examples = [*examples, *(replace(e, id=f"{e.id}-title", text="") for e in examples if e.title and e.text)]
     labels = sorted(taxonomy())
     spacy.util.fix_random_seed(seed)
     nlp = spacy.blank("xx")
