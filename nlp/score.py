@@ -8,6 +8,7 @@ applies it when it is built.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,12 @@ def credibility(distinct_sources: int) -> int:
     return 2 if distinct_sources >= 3 else 3 if distinct_sources == 2 else 6
 
 
+@lru_cache(maxsize=256)
+def _theme_words(theme_id: str, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    """A theme's keywords folded once per run rather than once per item."""
+    return tuple(fold(k) for k in keywords if len(k) > 2)
+
+
 def score_item(item: dict, config: Any, story_sources: int) -> tuple[int, list[dict]]:
     """(score, reasons) for an item row with `labels`, `companies`, `source`, `credibility`, text fields."""
     reasons: list[dict] = []
@@ -46,7 +53,7 @@ def score_item(item: dict, config: Any, story_sources: int) -> tuple[int, list[d
     themes = {t.id: t for t in config.themes} if config else {}
     matched = set(source.themes if source else ())
     for theme in themes.values():
-        if any(fold(k) in text for words in theme.keywords.values() for k in words if len(k) > 2):
+        if any(k in text for k in _theme_words(theme.id, tuple(w for ws in theme.keywords.values() for w in ws))):
             matched.add(theme.id)
     if matched:
         best = min(matched, key=lambda t: themes[t].priority if t in themes else 3)
