@@ -52,6 +52,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from measure import run_measured, veille_command  # noqa: E402 (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 # Fixed, safely in the past: bodies (and so ETags) are the same on every run.
 BASE_DATE = datetime(2025, 6, 2, 8, 0, tzinfo=timezone.utc)
@@ -336,30 +338,6 @@ class Step:
         self.items: int | None = None
         self.note = ""
         self.ok = True
-
-
-def run_measured(cmd: list[str], env: dict, log_dir: Path, name: str, timeout: float) -> tuple[float, int, float, str, str]:
-    """Run `cmd` in a fresh process; return (wall s, exit code, peak RSS MB of that process, stdout, stderr)."""
-    out_path, err_path = log_dir / f"{name}.out", log_dir / f"{name}.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=log_dir)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    peak_mb = usage.ru_maxrss * scale / 1e6
-    return wall, proc.returncode, peak_mb, out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
-
-
-def veille_command() -> list[str]:
-    script = Path(sys.executable).parent / "veille"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "watch"]
 
 
 def write_config(path: Path, urls: list[str], settings: dict) -> None:

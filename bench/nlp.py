@@ -54,6 +54,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from measure import run_measured, veille_command  # noqa: E402 (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path and this file, named nlp.py, would shadow the `nlp`
 # package: put the project root first instead.
@@ -684,30 +686,6 @@ class Step:
     @property
     def rate(self) -> float | None:
         return self.items / self.wall if self.wall and self.items else None
-
-
-def run_measured(cmd: list[str], env: dict, work: Path, name: str, timeout: float) -> tuple[float, int, float, str, str]:
-    """Run `cmd` in a fresh process; return (wall s, exit code, peak RSS MB of that process, stdout, stderr)."""
-    out_path, err_path = work / f"{name}.out", work / f"{name}.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=work)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    return wall, proc.returncode, usage.ru_maxrss * scale / 1e6, out_path.read_text(errors="replace"), \
-        err_path.read_text(errors="replace")
-
-
-def veille_command() -> list[str]:
-    script = Path(sys.executable).parent / "veille"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "watch"]
 
 
 def last_json(out: str) -> dict | None:
