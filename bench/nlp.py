@@ -47,7 +47,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unicodedata
 from collections import Counter
@@ -527,6 +526,7 @@ def build_database(db: Path, config_path: Path, items: list[dict]) -> dict:
                 counts["new"] += result.new
                 counts["updated"] += result.updated
                 counts["warnings"] += len(result.warnings)
+        store.conn.execute("pragma wal_checkpoint(truncate)")  # the copies below are of one complete file
     return dict(counts)
 
 
@@ -590,6 +590,8 @@ def child_baseline(db: str, batch_size: int) -> dict:
 
 def child_phases(config_path: str) -> dict:
     """(p1)/(p2): `nlp.stage.classify` in-process, each function it calls wrapped in a timer."""
+    import resource
+
     started = time.perf_counter()
     import nlp.classify as classify_mod
     import nlp.pipeline as pipeline_mod
@@ -617,7 +619,14 @@ def child_phases(config_path: str) -> dict:
     classify_mod.predict = timed("textcat predict", classify_mod.predict)
     stage.group_stories = timed("stories: group_stories", stage.group_stories)
     stage.score_item = timed("scoring: score_item", stage.score_item)
-    stage.rescore = timed("rescore (total)", stage.rescore)
+    rescore = timed("rescore (total)", stage.rescore)
+    marks: dict[str, float] = {}
+
+    def rescore_marked(*args, **kwargs):  # peak memory of the classification part, then of the whole
+        marks["before_rescore_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
+        return rescore(*args, **kwargs)
+
+    stage.rescore = rescore_marked
     for method in ("items_to_classify", "save_classification", "classified_since", "save_scores"):
         setattr(Store, method, timed(f"store: {method}", getattr(Store, method)))
     config = load_config(config_path)
@@ -625,7 +634,7 @@ def child_phases(config_path: str) -> dict:
         begin = time.perf_counter()
         report = stage.classify(config, store)
         total = time.perf_counter() - begin
-    return {"imports": imported - started, "total": total, "timers": dict(timers), "calls": dict(calls),
+    return {"imports": imported - started, "total": total, "timers": dict(timers), "calls": dict(calls), **marks,
             "classified": report.classified, "scored": report.scored, "stories": report.stories}
 
 
@@ -921,7 +930,9 @@ def main(argv: list[str] | None = None) -> int:
               "(p1) = config of (1), (p2) = config of (2))")
         print_table(headers, rows, right=set(range(1, len(headers))))
         for key, result in phases.items():
-            print(f"  ({key}) process wall {result['wall']:.2f} s (interpreter start-up included), peak {result['peak']:.0f} MB; "
+            before = result.get("before_rescore_mb")
+            print(f"  ({key}) process wall {result['wall']:.2f} s (interpreter start-up included), peak {result['peak']:.0f} MB"
+                  + (f" ({before:.0f} MB before rescore)" if before else "") + "; "
                   f"{result['classified']} classified, {result['scored']} scored, {result['stories']} multi-source stories")
         print()
 
