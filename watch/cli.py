@@ -24,13 +24,14 @@ from watch.collect import collect as run_collect
 from watch.errors import ConfigError, UsageError, VeilleError
 from watch.feeds import discover_feed
 from watch.i18n import tr, user_language
-from watch.output import FORMATS, emit
+from watch.output import emit, format_option
 from watch.store import Store
 from nlp.score import render_reasons, taxonomy_names
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
-               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility")
+               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility",
+               "competitor", "themes", "entered_by", "entered_from", "attachment")
 err = Console(stderr=True, highlight=False)
 
 
@@ -105,10 +106,6 @@ def _display_names(obj: Context) -> dict[str, str]:
     return names
 
 
-format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                             help="table | json | jsonl | csv")
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", metavar="PATH", help="sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG).")
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database (default from sources.yaml, or $VEILLE_DB).")
@@ -169,16 +166,17 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no
     sys.exit(1 if report.failed else 0)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--since", metavar="WHEN", help="First seen since 7d, 12h, 2w or a date (2026-11-01).")
 @click.option("--source", metavar="ID", help="Items carried by this source.")
 @click.option("--search", metavar="TEXT", help="Full-text search, accents ignored (rachete finds rachète).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items (table: 50).")
 @format_option
-@click.pass_obj
+@click.pass_context
 @handle_errors
-def items(obj: Context, since: str | None, source: str | None, search: str | None, limit: int | None, fmt: str) -> None:
-    """Lister les articles collectés / list collected items.
+def items(ctx: click.Context, since: str | None, source: str | None, search: str | None, limit: int | None,
+          fmt: str) -> None:
+    """Lister les articles collectés / list collected items (`veille items delete` erases some).
 
     \b
     Exemples / examples:
@@ -187,6 +185,9 @@ def items(obj: Context, since: str | None, source: str | None, search: str | Non
       veille items --source veloce-news --format csv > veloce.csv
       veille items --format jsonl | jq .title
     """
+    if ctx.invoked_subcommand:
+        return
+    obj = ctx.obj
     with obj.store() as store:
         rows = store.items(since=parse_since(since), source=source, search=search,
                            limit=limit or (50 if fmt == "table" else None))
@@ -384,6 +385,12 @@ from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, t
 
 for _command in (_classify, _label, _nlp, _trends):
     main.add_command(_command)
+
+from watch.cli_offline import add as _add, delete as _delete, import_ as _import  # noqa: E402
+
+main.add_command(_add)
+main.add_command(_import)
+items.add_command(_delete)
 
 if __name__ == "__main__":
     main()

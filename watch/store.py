@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEFAULT_DB = "data/veille.db"
 ITEM_COLUMNS = ("canonical_url", "url", "source", "guid", "title", "summary", "html", "text", "author", "lang",
-                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash", "categories")
+                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash", "categories",
+                "competitor", "themes", "entered_by", "entered_from", "attachment")
 INSERT_ITEM = f"insert into items ({', '.join(ITEM_COLUMNS)}) values ({', '.join('?' * len(ITEM_COLUMNS))})"
 UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, author = ?, hash = ?, categories = ?, "
                "updated_at = ?, lang = coalesce(?, lang), published_at = coalesce(?, published_at), "
@@ -93,10 +94,27 @@ def _m003_terms(db: sqlite_utils.Database) -> None:
     db["item_terms"].create_index(["term", "kind"])
 
 
+def _m004_pages_offline(db: sqlite_utils.Database) -> None:
+    # What an item is about when its collector knows it (page watch, field notes), and where a field note
+    # came from: who entered it, from `veille add` or which file and line, with its attachment.
+    for column in ("competitor", "themes", "entered_by", "entered_from", "attachment"):
+        db["items"].add_column(column, str)
+    db["items"].create_index(["competitor"])
+    db["items"].create_index(["author"])
+    # Page watch: one row per version of a page's watched region (an unchanged check only moves checked_at).
+    # `options` is the hash of the source's page options: a changed selector starts a new baseline.
+    db["page_snapshots"].create({
+        "id": int, "source": str, "url": str, "taken_at": str, "checked_at": str, "options": str, "hash": str,
+        "text": str, "lines": int, "item_id": int,
+    }, pk="id", not_null={"source", "taken_at", "hash"})
+    db["page_snapshots"].create_index(["source", "taken_at"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
     ("003_terms", _m003_terms),
+    ("004_pages_offline", _m004_pages_offline),
 ]
 
 
@@ -350,6 +368,8 @@ class Store:
             # No usable link: the item is still kept, identified within its source.
             key = entry.guid or content_hash(title, summary, text)
             canonical = f"urn:veille:{source_id}:{key}"
+        if entry.canonical:
+            canonical = entry.canonical
         published, estimated = entry.published, 0
         if published is not None:
             # Stored in UTC; a date without a zone is taken as UTC (what feeds mean in practice).
@@ -368,6 +388,9 @@ class Store:
             "lang": entry.lang or default_lang, "published_at": published.isoformat(), "published_estimated": estimated,
             "fetched_at": fetched_at.isoformat(), "first_seen": fetched_at.isoformat(), "origin": origin,
             "hash": content_hash(title, summary, text), "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+            "competitor": entry.competitor, "themes": json.dumps(list(entry.themes)) if entry.themes else None,
+            "entered_by": entry.entered_by or None, "entered_from": entry.entered_from or None,
+            "attachment": entry.attachment or None,
         }
 
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
@@ -414,6 +437,7 @@ class Store:
             row["sources"] = by_item.get(row["id"], [row["source"]])
             row["published_estimated"] = bool(row["published_estimated"])
             row["categories"] = json.loads(row["categories"] or "[]")
+            row["themes"] = json.loads(row.get("themes") or "[]")
             row["labels"] = labels.get(row["id"], [])
             row["entities"] = entities.get(row["id"], [])
             row["reasons"] = json.loads(row["reasons"]) if row.get("reasons") else []
@@ -511,6 +535,146 @@ class Store:
         return [tuple(row) for row in self.conn.execute(
             "select t.term, t.kind, substr(i.published_at, 1, 10) as day, count(*) from item_terms t "
             "join items i on i.id = t.item_id where i.published_at >= ? group by 1, 2, 3", [since.isoformat()])]
+
+    # -- page snapshots ------------------------------------------------------------------------------------
+
+    def last_snapshot(self, source_id: str) -> dict[str, Any] | None:
+        rows = self._rows("select * from page_snapshots where source = ? order by taken_at desc, id desc limit 1",
+                          [source_id])
+        return rows[0] if rows else None
+
+    def snapshots(self, source_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A page's stored versions, newest first."""
+        sql = "select * from page_snapshots where source = ? order by taken_at desc, id desc"
+        return self._rows(sql + (f" limit {int(limit)}" if limit else ""), [source_id])
+
+    def save_snapshot(self, source_id: str, url: str, taken_at: datetime, options: str, hash_: str, text: str,
+                      lines: int, item_canonical: str | None = None) -> int:
+        """Store a new version of a page's watched region, linked to the page_change item that reports it."""
+        with self.transaction() as conn:
+            item_id = None
+            if item_canonical:
+                found = conn.execute("select id from items where canonical_url = ?", [item_canonical]).fetchone()
+                item_id = found[0] if found else None
+            return self._insert("page_snapshots", {
+                "source": source_id, "url": url, "taken_at": taken_at.isoformat(), "checked_at": taken_at.isoformat(),
+                "options": options, "hash": hash_, "text": text, "lines": lines, "item_id": item_id})
+
+    def touch_snapshot(self, snapshot_id: int, checked_at: datetime) -> None:
+        """The page was checked and its region had not changed."""
+        with self.transaction() as conn:
+            conn.execute("update page_snapshots set checked_at = ? where id = ?", [checked_at.isoformat(), snapshot_id])
+
+    def prune_snapshots(self, older_than: datetime, keep_last: int = 1, source: str | None = None) -> int:
+        """Delete snapshots last seen before `older_than`, keeping each page's `keep_last` newest; return how many.
+
+        A version's age is the last time it was seen on the page (checked_at), not when it first appeared: the
+        current version of a page that never changes is never old. `keep_last` is at least 1, since the newest
+        version is what the next check compares against.
+        """
+        keep_last = max(int(keep_last), 1)
+        sql = ("delete from page_snapshots where coalesce(checked_at, taken_at) < ? and id not in ("
+               "select id from (select id, row_number() over (partition by source order by taken_at desc, id desc) "
+               "as newest from page_snapshots) where newest <= ?)")
+        params: list[Any] = [older_than.isoformat(), keep_last]
+        if source is not None:
+            sql += " and source = ?"
+            params.append(source)
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def item_hashes(self, canonicals: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """canonical URL -> (item id, content hash) of the items that exist."""
+        found = self._existing("select canonical_url, id, hash, published_estimated from items "
+                               "where canonical_url in ({})", list(canonicals))
+        return {key: (row["id"], row["hash"]) for key, row in found.items()}
+
+    # -- deletion (erasure requests, retention) --------------------------------------------------------------
+
+    def attachments_in_use(self, paths: Iterable[str]) -> set[str]:
+        paths = list(dict.fromkeys(paths))
+        if not paths:
+            return set()
+        return {row[0] for row in self.conn.execute(
+            f"select distinct attachment from items where attachment in ({','.join('?' * len(paths))})", paths)}
+
+    def items_matching(self, *, ids: Iterable[int] = (), source: str | None = None, author: str | None = None,
+                       published_from: datetime | None = None, published_to: datetime | None = None,
+                       search: str | None = None, origin: str | None = None) -> list[dict[str, Any]]:
+        """Items that every given criterion matches (all of them: an empty call matches every item).
+
+        `author` matches the item's author or whoever entered it, case and accents as typed.
+        """
+        where, params = [], []
+        ids = list(ids)
+        if ids:
+            where.append(f"i.id in ({','.join('?' * len(ids))})")
+            params.extend(ids)
+        if source:
+            where.append("i.id in (select item_id from item_sources where source = ?)")
+            params.append(source)
+        if author:
+            where.append("(i.author = ? collate nocase or i.entered_by = ? collate nocase)")
+            params.extend([author, author])
+        if published_from:
+            where.append("i.published_at >= ?")
+            params.append(published_from.isoformat())
+        if published_to:
+            where.append("i.published_at < ?")
+            params.append(published_to.isoformat())
+        if origin:
+            where.append("i.origin = ?")
+            params.append(origin)
+        if search:
+            where.append("i.id in (select rowid from items_fts where items_fts match ?)")
+            params.append(fts_query(search))
+        sql = ("select i.id, i.source, i.origin, i.published_at, i.author, i.entered_by, i.entered_from, i.title, "
+               "i.attachment from items i")
+        try:
+            return self._rows(sql + (" where " + " and ".join(where) if where else "") + " order by i.id", params)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
+
+    def delete_items(self, ids: Iterable[int]) -> int:
+        """Erase items for good: their rows, every row that points at them, their search index entries.
+
+        For erasure requests, the text must not survive elsewhere in the file: freed pages are zeroed
+        (secure_delete), the search index is rewritten without the deleted rows ('optimize' merges away its
+        delete markers), and the write-ahead log, which still holds old page images, is checkpointed and emptied.
+        """
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        if not ids:
+            return 0
+        deleted = 0
+        self.conn.execute("PRAGMA secure_delete = on")
+        try:
+            with self.transaction() as conn:
+                referencing = self._tables_referencing_items()
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for table, column in referencing:
+                        conn.execute(f"delete from {table} where {column} in ({marks})", chunk)
+                    conn.execute(f"delete from label_corrections where item_id in ({marks})", chunk)
+                    conn.execute(f"update page_snapshots set item_id = null where item_id in ({marks})", chunk)
+                    # The FTS delete trigger removes each row from items_fts.
+                    deleted += conn.execute(f"delete from items where id in ({marks})", chunk).rowcount
+                conn.execute("insert into items_fts(items_fts) values('optimize')")
+        finally:
+            self.conn.execute("PRAGMA secure_delete = off")
+        busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.warning("erasure: another connection kept the write-ahead log busy; old pages leave it at the next checkpoint")
+        return deleted
+
+    def _tables_referencing_items(self) -> list[tuple[str, str]]:
+        """(table, column) of every foreign key to items.id, including tables added by later stages."""
+        found = []
+        for (table,) in self.conn.execute("select name from sqlite_master where type = 'table'").fetchall():
+            for row in self.conn.execute(f"PRAGMA foreign_key_list({table!r})").fetchall():
+                if row[2] == "items" and table != "items":
+                    found.append((table, row[3]))
+        return found
 
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
