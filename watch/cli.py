@@ -337,8 +337,14 @@ def demo(obj: Context, serve: bool, port: int) -> None:
       veille demo --serve          # then, in another terminal: veille collect
     """
     from watch.demo import DemoServer  # only this command needs the demo server
+    from watch.demo.notes import dated_field_notes
+    from watch.offline import import_notes
 
-    server = DemoServer.find("127.0.0.1", port)
+    # The demo's pricing page moves to its next revision once the database has seen it, so that the second run
+    # shows a page change. Read with a throwaway context: the configuration's URLs are not known yet.
+    with Context(obj.config_path, obj.db_path).store() as store:
+        revision = 2 if store.counts()["page_snapshots"] else 1
+    server = DemoServer.find("127.0.0.1", port, revision=revision)
     with server:
         # The demo configuration writes its URLs ${VEILLE_DEMO_URL:-http://127.0.0.1:8765}/...
         os.environ["VEILLE_DEMO_URL"] = server.base_url
@@ -349,22 +355,34 @@ def demo(obj: Context, serve: bool, port: int) -> None:
                           transient=True) as bar:
                 task = bar.add_task(tr("collecte", "collecting"), total=len(config.sources))
                 report = run_collect(config, store, progress=lambda o: bar.update(task, advance=1))
+            notes = import_notes(config, store, dated_field_notes(store.path.parent), "demo")
             from watch.cli_nlp import run_classification
 
             classified = run_classification(config, store, console=err)
             counts = store.counts()
             latest = store.items(limit=5)
+            changes = [store.items(source=o.source_id, limit=1)[0] for o in report.outcomes
+                       if o.new and config.source(o.source_id).kind == "page"]
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
                  "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
         emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
+        for change in changes:
+            click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
+                       f"{change['title']}\n{change['text']}\n")
+        new_notes = notes.count("new") + notes.count("updated")
+        click.echo(tr(f"Notes de terrain : {new_notes} importée(s) de {notes.file} "
+                      f"({len(notes.rows) - new_notes} déjà présente(s)) ; veille items --source salons",
+                      f"Field notes: {new_notes} imported from {notes.file} ({len(notes.rows) - new_notes} already "
+                      "there); veille items --source salons"))
+        report_new = report.new + notes.count("new")
         click.echo(tr(
-            f"{report.new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
+            f"{report_new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
             f"{counts['items']} articles de "
             f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
             "veille items --search rachat · veille sources list",
-            f"{report.new} new items, {report.updated} updated, {classified.classified} classified; "
+            f"{report_new} new items, {report.updated} updated, {classified.classified} classified; "
             f"{counts['items']} items from "
             f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
             "veille items --search acquisition · veille sources list"))

@@ -103,8 +103,8 @@ def _note_offline(config: Config, store: Store, sources: list[Source],
     for source in sources:
         erased = len(expire(config, store, [source.id]))
         outcome = FetchOutcome(source.id, "", utcnow(), outcome="skipped", error=tr(
-            "notes de terrain : saisies par `veille add` ou `veille import FICHIER.csv`, pas collectées",
-            "field notes: entered with `veille add` or `veille import FILE.csv`, not collected"))
+            "notes de terrain : saisies par veille add / veille import",
+            "field notes: entered with veille add / veille import"))
         if erased:
             outcome.error += tr(f" ; {erased} note(s) supprimée(s) au terme de leur durée de conservation",
                                 f"; {erased} note(s) deleted at the end of their retention period")

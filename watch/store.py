@@ -678,7 +678,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
-                for table in ("sources", "items", "fetches")}
+                for table in ("sources", "items", "fetches", "page_snapshots")}
 
 
 def fts_query(text: str) -> str:
