@@ -235,7 +235,7 @@ def test_items_delete_erases_the_text_everywhere(config, tmp_path):
 
     dry = veille(config, "items", "delete", "--search", "Zéphyrine", "--dry-run")
     assert dry.exit_code == 0 and "rien n'a été supprimé" in dry.stderr and len(items(config)) == 2
-    refused = veille(config, "items", "delete", "--author", "zéphyrine quimper", input="n\n")
+    refused = veille(config, "items", "delete", "--author", "ZEPHYRINE quimper", input="n\n")
     assert refused.exit_code == 1 and len(items(config)) == 2, "answering no deletes nothing"
     done = veille(config, "items", "delete", "--author", "Zéphyrine Quimper", input="y\n")
     assert done.exit_code == 0 and "1 article(s) supprimé(s)" in done.stderr

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -150,6 +151,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = normal")
             conn.execute("PRAGMA foreign_keys = on")
+            conn.create_function("fold", 1, _fold, deterministic=True)
             store = cls(conn, file)
             store.migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
@@ -396,20 +398,8 @@ class Store:
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
         """Items newest first, with every source that carried them; `search` is full-text, accents ignored."""
-        where, params = [], []
-        if since:
-            where.append("i.first_seen >= ?")
-            params.append(since.isoformat())
-        if source:
-            where.append("i.id in (select item_id from item_sources where source = ?)")
-            params.append(source)
-        if search:
-            where.append("i.id in (select rowid from items_fts where items_fts match ?)")
-            params.append(fts_query(search))
-        sql = "select i.* from items i"
-        if where:
-            sql += " where " + " and ".join(where)
-        sql += " order by i.published_at desc, i.id desc"
+        where, params = _item_conditions(since=since, source=source, search=search)
+        sql = "select i.* from items i" + where + " order by i.published_at desc, i.id desc"
         if limit:
             sql += f" limit {int(limit)}"
         try:
@@ -603,35 +593,14 @@ class Store:
                        search: str | None = None, origin: str | None = None) -> list[dict[str, Any]]:
         """Items that every given criterion matches (all of them: an empty call matches every item).
 
-        `author` matches the item's author or whoever entered it, case and accents as typed.
+        `author` matches the item's author or whoever entered it, case and accents ignored.
         """
-        where, params = [], []
-        ids = list(ids)
-        if ids:
-            where.append(f"i.id in ({','.join('?' * len(ids))})")
-            params.extend(ids)
-        if source:
-            where.append("i.id in (select item_id from item_sources where source = ?)")
-            params.append(source)
-        if author:
-            where.append("(i.author = ? collate nocase or i.entered_by = ? collate nocase)")
-            params.extend([author, author])
-        if published_from:
-            where.append("i.published_at >= ?")
-            params.append(published_from.isoformat())
-        if published_to:
-            where.append("i.published_at < ?")
-            params.append(published_to.isoformat())
-        if origin:
-            where.append("i.origin = ?")
-            params.append(origin)
-        if search:
-            where.append("i.id in (select rowid from items_fts where items_fts match ?)")
-            params.append(fts_query(search))
+        where, params = _item_conditions(ids=ids, source=source, author=author, published_from=published_from,
+                                         published_to=published_to, search=search, origin=origin)
         sql = ("select i.id, i.source, i.origin, i.published_at, i.author, i.entered_by, i.entered_from, i.title, "
                "i.attachment from items i")
         try:
-            return self._rows(sql + (" where " + " and ".join(where) if where else "") + " order by i.id", params)
+            return self._rows(sql + where + " order by i.id", params)
         except sqlite3.OperationalError as exc:
             raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
 
@@ -679,6 +648,41 @@ class Store:
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
                 for table in ("sources", "items", "fetches", "page_snapshots")}
+
+
+def _item_conditions(*, ids: Iterable[int] = (), since: datetime | None = None, source: str | None = None,
+                     author: str | None = None, published_from: datetime | None = None,
+                     published_to: datetime | None = None, search: str | None = None,
+                     origin: str | None = None) -> tuple[str, list[Any]]:
+    """A `where` clause on items `i` (empty when nothing is asked) and its parameters."""
+    conditions: list[tuple[str, list[Any]]] = []
+    ids = list(ids)
+    if ids:
+        conditions.append((f"i.id in ({','.join('?' * len(ids))})", ids))
+    if since:
+        conditions.append(("i.first_seen >= ?", [since.isoformat()]))
+    if source:
+        conditions.append(("i.id in (select item_id from item_sources where source = ?)", [source]))
+    if author:
+        conditions.append(("(fold(i.author) = fold(?) or fold(i.entered_by) = fold(?))", [author, author]))
+    if published_from:
+        conditions.append(("i.published_at >= ?", [published_from.isoformat()]))
+    if published_to:
+        conditions.append(("i.published_at < ?", [published_to.isoformat()]))
+    if origin:
+        conditions.append(("i.origin = ?", [origin]))
+    if search:
+        conditions.append(("i.id in (select rowid from items_fts where items_fts match ?)", [fts_query(search)]))
+    if not conditions:
+        return "", []
+    return " where " + " and ".join(c for c, _ in conditions), [p for _, params in conditions for p in params]
+
+
+def _fold(text: str | None) -> str | None:
+    """Lower case without accents ("Élise" = "elise"): how people are matched in an erasure request."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
 
 
 def fts_query(text: str) -> str:
