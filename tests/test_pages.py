@@ -128,7 +128,10 @@ def test_a_selector_watches_only_its_region(server, store, tmp_path):
     assert store.snapshots("veloce-tarifs")[0]["text"].splitlines() == [
         "Veloce V9 | 85 Nm | 2 790 €", "Veloce V8 | 70 Nm | 2 590 €", "Veloce V7 | 60 Nm | 1 990 €"]
     server.add("/tarifs", pricing_page(updated="16/03/2026 à 11:00"), content_type=HTML)
-    assert check(config, store).new == 0, "the date is outside the selected cells"
+    assert check(config, store).new == 0, "the date is outside the selected rows"
+    xpath = configure(tmp_path, server, {"selector": "//table[@id='tarifs']//td[3]/text()"})
+    check(xpath, store)
+    assert store.snapshots("veloce-tarifs")[0]["text"].splitlines() == ["2 790 €", "2 590 €", "1 990 €"]
 
 
 def test_a_selector_matching_nothing_is_a_configuration_problem_on_the_source(server, store, tmp_path):

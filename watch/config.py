@@ -149,15 +149,19 @@ class Competitor(Model):
     kind: Literal["direct", "indirect"] = "direct"
 
 
-def _css_selector(value: str) -> str:
-    # parsel's translator: the one that reads the page, so `::text` and `::attr()` are accepted as it accepts them.
+def _selector(value: str) -> str:
+    """A CSS selector, or XPath when it starts with `/` or `(`, checked the way parsel will read the page."""
     from cssselect import SelectorError
+    from lxml import etree
     from parsel.csstranslator import HTMLTranslator
 
     try:
-        HTMLTranslator().css_to_xpath(value)
-    except SelectorError as exc:
-        raise ValueError(tr(f"sélecteur CSS invalide {value!r} : {exc}", f"invalid CSS selector {value!r}: {exc}")) from None
+        if value.strip().startswith(("/", "(")):
+            etree.XPath(value)
+        else:
+            HTMLTranslator().css_to_xpath(value)  # parsel's translator knows `::text` and `::attr()`
+    except (SelectorError, etree.XPathError) as exc:
+        raise ValueError(tr(f"sélecteur invalide {value!r} : {exc}", f"invalid selector {value!r}: {exc}")) from None
     return value
 
 
@@ -174,7 +178,7 @@ class PageOptions(Model):
     """A page watch (`kind: page`): which region of the page is compared, what noise is ignored, how long
     snapshots are kept."""
 
-    selector: Annotated[str, AfterValidator(_css_selector)] | None = None  # CSS; none: the page's main text
+    selector: Annotated[str, AfterValidator(_selector)] | None = None  # CSS or XPath; none: the main text
     ignore: list[Literal["dates", "counters", "tokens"]] = Field(default_factory=list)  # built-in kinds of noise
     ignore_patterns: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # Python regexes
     retention_days: int = Field(365, ge=1)  # snapshots older than this are deleted…

@@ -204,7 +204,7 @@ def region_lines(body: bytes, content_type: str, selector: str | None) -> list[s
                              f"not a web page ({mime}): only HTML pages are watched"))
     document = Selector(text=text, type="html")
     if selector:
-        matches = document.css(selector)
+        matches = document.xpath(selector) if selector.strip().startswith(("/", "(")) else document.css(selector)
         if not matches:
             raise RegionError(tr(
                 f"page.selector {selector!r} ne correspond à rien sur la page ; corriger le sélecteur "
