@@ -87,6 +87,7 @@ def test_first_check_is_a_baseline_and_a_price_change_makes_one_item_with_a_read
     third = check(config, store)
     assert (third.outcome, third.new) == ("not_modified", 0), "same page: conditional GET, nothing parsed"
     assert len(store.items()) == 1
+    assert store.snapshots("veloce-tarifs")[0]["checked_at"] == third.started_at.isoformat()
     fetches = list(store.db["fetches"].rows_where("source = ?", ["veloce-tarifs"]))
     assert [f["outcome"] for f in fetches] == ["ok", "ok", "not_modified"]
 

@@ -131,7 +131,15 @@ async def _watch_all(sources: list[Source], store: Store, settings: CollectSetti
             if body is not None:
                 # The store's connection belongs to this thread: pages are small and few, so they are
                 # compared here rather than in a worker.
-                check_page(source, body, outcome, store)
+                try:
+                    check_page(source, body, outcome, store)
+                except Exception as exc:  # one unreadable page must not stop the collection of the others
+                    log.exception("page %s", source.id)
+                    outcome.outcome = "error"
+                    outcome.error = tr(f"page illisible : {exc.__class__.__name__}: {exc}",
+                                       f"unreadable page: {exc.__class__.__name__}: {exc}")
+            elif outcome.outcome == "not_modified" and (last := store.last_snapshot(source.id)) is not None:
+                store.touch_snapshot(last["id"], outcome.started_at)  # seen again, unchanged: not old
             outcome.duration_ms = int((time.perf_counter() - started) * 1000)
             store.record_fetch(outcome, backoff_seconds)
             log.info("source=%s outcome=%s status=%s new=%d ms=%d %s", source.id, outcome.outcome,
