@@ -77,7 +77,7 @@ def test_first_check_is_a_baseline_and_a_price_change_makes_one_item_with_a_read
     assert "+ Veloce V9 Cargo Pro | 90 Nm | 3 990 €" in item["text"]
     assert "− Veloce V7 | 60 Nm | 1 990 €" in item["text"]
     assert "2 003" not in item["text"] and "14/03" not in item["text"], "noise is not part of the diff"
-    assert item["summary"] == "1 prix modifié, 1 ligne ajoutée, 1 ligne retirée."
+    assert item["summary"] == "Nouveaux tarifs : 1 hausse de prix. 1 ligne ajoutée, 1 ligne retirée."
     assert item["title"].startswith("Veloce – Tarifs : page modifiée — Veloce V9")
     assert "<li>" in item["html"] and "<script" not in item["html"]
     newest, baseline = store.snapshots("veloce-tarifs")

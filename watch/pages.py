@@ -396,8 +396,26 @@ def change_entry(source: Source, change: PageChange, url: str, canonical: str, w
 
 
 def _summary(change: PageChange, fr: bool) -> str:
-    counted = [(len(change.prices), ("prix modifié", "prix modifiés") if fr else ("price changed", "prices changed")),
-               (len(change.added), ("ligne ajoutée", "lignes ajoutées") if fr else ("line added", "lines added")),
-               (len(change.removed), ("ligne retirée", "lignes retirées") if fr else ("line removed", "lines removed"))]
-    parts = [f"{n} {words[n > 1]}" for n, words in counted if n]
-    return (", ".join(parts) if parts else ("lignes réordonnées" if fr else "lines reordered")) + "."
+    """"Nouveaux tarifs : 1 hausse de prix, 1 baisse de prix. 1 ligne ajoutée." — in the words analysts (and the
+    NLP stage's pricing lexicon) use for a price move."""
+    moves = {"up": 0, "down": 0, "other": 0}
+    for _, before, after in change.prices:
+        old, new = (_amount(before), _amount(after)) if "/" not in before + after else (None, None)
+        moves["other" if old is None or new is None or old == new else "up" if new > old else "down"] += 1
+    words = {"up": ("hausse de prix", "hausses de prix", "price increase", "price increases"),
+             "down": ("baisse de prix", "baisses de prix", "price cut", "price cuts"),
+             "other": ("prix modifié", "prix modifiés", "price changed", "prices changed"),
+             "added": ("ligne ajoutée", "lignes ajoutées", "line added", "lines added"),
+             "removed": ("ligne retirée", "lignes retirées", "line removed", "lines removed")}
+
+    def counted(kind: str, n: int) -> str:
+        return f"{n} {words[kind][(0 if fr else 2) + (n > 1)]}"
+
+    prices = ", ".join(counted(kind, n) for kind, n in moves.items() if n)
+    lines = ", ".join(counted(kind, len(getattr(change, kind))) for kind in ("added", "removed") if getattr(change, kind))
+    parts = []
+    if prices:
+        parts.append(("Nouveaux tarifs : " if fr else "New pricing: ") + prices + ".")
+    if lines:
+        parts.append(lines[0].upper() + lines[1:] + "." if not prices else lines + ".")
+    return " ".join(parts) or ("Lignes réordonnées." if fr else "Lines reordered.")
