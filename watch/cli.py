@@ -410,5 +410,10 @@ main.add_command(_add)
 main.add_command(_import)
 items.add_command(_delete)
 
+from watch.cli_run import run as _run, status as _status  # noqa: E402
+
+main.add_command(_run)
+main.add_command(_status)
+
 if __name__ == "__main__":
     main()

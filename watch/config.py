@@ -85,11 +85,17 @@ class Schedule(Model):
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
             fields = cron_fields(value)
-            hours = fields["hour"]
             # Daylight-saving changes skip or repeat 02:00-03:00 local time: a job there runs 0 or 2 times.
-            if hours.isdigit() and int(hours) == 2:
+            # Hour steps over the whole day (`*`, `*/2`) are periodic jobs and may cross it.
+            if 2 in _named_hours(fields["hour"]):
                 raise ValueError(tr("pas d'heure entre 02:00 et 03:00 (changement d'heure)",
                                     "no time between 02:00 and 03:00 (daylight-saving change)"))
+            from apscheduler.triggers.cron import CronTrigger  # the scheduler reads the same fields
+
+            try:
+                CronTrigger(**fields, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(tr(f"cron illisible {value!r} : {exc}", f"unreadable cron {value!r}: {exc}")) from None
         return value
 
     @field_validator("timezone")
@@ -115,6 +121,52 @@ class Schedule(Model):
         return int(number) * _UNITS[unit]
 
 
+def duration_seconds(text: str) -> int:
+    """`30s`, `15m`, `1h`, `1d`, `1w` in seconds."""
+    match = _EVERY.match(text)
+    if not match:
+        raise ValueError(tr(f"durée illisible {text!r}, écrire par exemple 30m, 1h ou 1d",
+                            f"unreadable duration {text!r}, write e.g. 30m, 1h or 1d"))
+    number, unit = match.groups()
+    return int(number) * _UNITS[unit]
+
+
+def _duration(value: str) -> str:
+    if duration_seconds(value) <= 0:
+        raise ValueError(tr("une durée doit être positive", "a duration must be positive"))
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class KindSchedules(Model):
+    """How often a source is collected when it gives no `schedule`, per kind (field notes are not collected)."""
+
+    feed: Duration = "1h"
+    spider: Duration = "6h"
+    page: Duration = "1d"
+
+
+class SchedulerSettings(Model):
+    """How `veille run` keeps the watch going: default rhythms, grace periods, logs."""
+
+    defaults: KindSchedules = Field(default_factory=KindSchedules)
+    classify: Duration = "15m"        # classification also runs after each collection that brings something new
+    deliveries: Duration = "15m"      # digest deliveries left pending (SMTP server down) are retried this often
+    housekeeping: Schedule = Field(default_factory=lambda: Schedule(cron="daily 04:30"))
+    # A collection later than this (machine busy or asleep) is skipped: the next one replaces it. A digest later
+    # than its grace is still sent once, as soon as the scheduler can (a brief is owed, a sample is not).
+    collect_grace: Duration = "15m"
+    digest_grace: Duration = "6h"
+    workers: int = Field(4, ge=1, le=64)               # jobs running at the same time
+    fetches_retention_days: int = Field(90, ge=1)      # fetch history kept (a source's state is kept regardless)
+    log_file: Path | None = None                        # rotating job log; default: veille-run.log beside the database
+    log_max_bytes: int = Field(5_000_000, ge=10_000)
+    log_backups: int = Field(5, ge=0, le=100)
+    check_every: Duration = "5s"      # how often sources.yaml is checked for changes (and the clock, after a sleep)
+
+
 def cron_fields(text: str) -> dict[str, str]:
     """`mon 07:30` / `daily 06:00` / `30 7 * * mon` as APScheduler CronTrigger fields."""
     short = _SHORT_CRON.match(text.lower())
@@ -132,7 +184,43 @@ def cron_fields(text: str) -> dict[str, str]:
     if len(parts) != 5:
         raise ValueError(tr(f"cron illisible {text!r}: écrire 'mon 07:30' ou cinq champs '30 7 * * mon'",
                             f"unreadable cron {text!r}: write 'mon 07:30' or five fields '30 7 * * mon'"))
-    return dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts))
+    fields = dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts))
+    fields["day_of_week"] = _crontab_weekdays(fields["day_of_week"])
+    return fields
+
+
+def _crontab_weekdays(text: str) -> str:
+    """Crontab weekday numbers (0 or 7 Sunday, 1 Monday) as names.
+
+    APScheduler 3.x counts 0 as Monday (agronholm/apscheduler#286), so `30 7 * * 1` would run on Tuesdays if passed
+    through. Names (`mon-fri`) and `*` are left as they are.
+    """
+    if not re.search(r"\d", text):
+        return text
+    days: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"(\*|\d)(?:-(\d))?(?:/(\d+))?", part.strip())
+        if not match:
+            raise ValueError(tr(f"jour de semaine illisible {text!r} : écrire 1-5 ou mon-fri",
+                                f"unreadable day of week {text!r}: write 1-5 or mon-fri"))
+        start, end, step = match.groups()
+        first, last = (0, 6) if start == "*" else (int(start), int(end) if end is not None else int(start))
+        if last > 7 or first > last:
+            raise ValueError(tr(f"jour de semaine hors de 0-7 dans {text!r}", f"day of week outside 0-7 in {text!r}"))
+        days.update(day % 7 for day in range(first, last + 1, int(step or 1)))
+    cron_order = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+    return ",".join(cron_order[day] for day in sorted(days, key=lambda d: (d - 1) % 7))
+
+
+def _named_hours(text: str) -> set[int]:
+    """Hours a cron hour field names explicitly (`2`, `1-3`, `1,2`, `0-4/2`); empty for whole-day steps (`*`, `*/n`)."""
+    hours: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?(?:/(\d+))?", part.strip())
+        if match:
+            start, end, step = match.groups()
+            hours.update(range(int(start), int(end if end is not None else start) + 1, int(step or 1)))
+    return hours
 
 
 class Theme(Model):
@@ -302,6 +390,7 @@ class Config(Model):
     database: Path = Path("data/veille.db")
     collect: CollectSettings = Field(default_factory=CollectSettings)
     nlp: NlpSettings = Field(default_factory=NlpSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     themes: list[Theme] = Field(default_factory=list)
     competitors: list[Competitor] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -359,7 +448,10 @@ def parse_config(text: str, filename: str = DEFAULT_CONFIG, base: Path | None = 
         raise ConfigError(problems)
     base = base or Path.cwd()
     delivery = config.delivery.model_copy(update={"archive": base / config.delivery.archive})
-    return config.model_copy(update={"database": base / config.database, "delivery": delivery,
+    database = base / config.database
+    log_file = base / config.scheduler.log_file if config.scheduler.log_file else database.parent / "veille-run.log"
+    scheduler = config.scheduler.model_copy(update={"log_file": log_file})
+    return config.model_copy(update={"database": database, "delivery": delivery, "scheduler": scheduler,
                                      "path": Path(filename)})
 
 

@@ -111,11 +111,25 @@ def _m004_pages_offline(db: sqlite_utils.Database) -> None:
     db["page_snapshots"].create_index(["source", "taken_at"])
 
 
+def _m006_job_runs(db: sqlite_utils.Database) -> None:
+    # `veille run`: one row per scheduled job (stable id such as collect:veloce-news, digest:direction). The last
+    # successful run lives here, not in an APScheduler job store: jobs are rebuilt from sources.yaml at each start,
+    # and this is what tells an overdue job (catch-up) and what `veille status` shows.
+    db["job_runs"].create({
+        "job": str, "kind": str, "target": str, "schedule": str, "active": int, "next_run_at": str,
+        "last_run_at": str, "last_finished_at": str, "last_outcome": str, "last_success_at": str,
+        "last_duration_ms": int, "last_counts": str, "last_error": str, "runs": int, "errors": int,
+        "failures": int, "updated_at": str,
+    }, pk="job", defaults={"active": 1, "runs": 0, "errors": 0, "failures": 0})
+    db["fetches"].create_index(["started_at"])  # housekeeping deletes old fetches by date
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
     ("003_terms", _m003_terms),
     ("004_pages_offline", _m004_pages_offline),
+    ("006_job_runs", _m006_job_runs),
 ]
 
 
@@ -644,6 +658,75 @@ class Store:
                 if row[2] == "items" and table != "items":
                     found.append((table, row[3]))
         return found
+
+    # -- scheduled jobs (veille run) ---------------------------------------------------------------------------
+
+    JOB_SUCCESS = ("ok",)  # outcomes that count as the job's last success (catch-up after downtime reads it)
+
+    def set_job_plan(self, jobs: Iterable[dict[str, Any]]) -> None:
+        """The scheduler's current jobs (job, kind, target, schedule, next_run_at); the others become inactive."""
+        jobs = list(jobs)
+        now = utcnow().isoformat()
+        with self.transaction() as conn:
+            conn.execute("update job_runs set active = 0, next_run_at = null")
+            conn.executemany(
+                "insert into job_runs (job, kind, target, schedule, next_run_at, active, updated_at) "
+                "values (?, ?, ?, ?, ?, 1, ?) on conflict (job) do update set kind = excluded.kind, "
+                "target = excluded.target, schedule = excluded.schedule, next_run_at = excluded.next_run_at, "
+                "active = 1, updated_at = excluded.updated_at",
+                [(j["job"], j["kind"], j.get("target"), j.get("schedule"), j.get("next_run_at"), now) for j in jobs])
+
+    def record_job_run(self, job: str, kind: str, target: str | None, started_at: datetime, finished_at: datetime,
+                       outcome: str, counts: dict[str, Any] | None = None, error: str | None = None,
+                       next_run_at: datetime | None = None) -> None:
+        """One run of a scheduled job: its outcome, counts, duration and error; success moves last_success_at."""
+        success = outcome in self.JOB_SUCCESS
+        values = {"kind": kind, "target": target, "last_run_at": started_at.isoformat(),
+                  "last_finished_at": finished_at.isoformat(), "last_outcome": outcome,
+                  "last_duration_ms": int((finished_at - started_at).total_seconds() * 1000),
+                  "last_counts": json.dumps(counts or {}, ensure_ascii=False), "last_error": error or None,
+                  "updated_at": utcnow().isoformat()}
+        if next_run_at is not None:
+            values["next_run_at"] = next_run_at.isoformat()
+        with self.transaction() as conn:
+            conn.execute("insert into job_runs (job, kind, target, active) values (?, ?, ?, 1) "
+                         "on conflict (job) do nothing", [job, kind, target])
+            assignments = ", ".join(f"{name} = ?" for name in values)
+            conn.execute(
+                f"update job_runs set {assignments}, runs = runs + 1, "
+                "errors = errors + ?, failures = case when ? then 0 when ? then failures + 1 else failures end, "
+                "last_success_at = case when ? then ? else last_success_at end where job = ?",
+                [*values.values(), int(outcome == "error"), success, outcome == "error", success,
+                 started_at.isoformat(), job])
+
+    def set_next_run(self, job: str, next_run_at: datetime | None) -> None:
+        with self.transaction() as conn:
+            conn.execute("update job_runs set next_run_at = ? where job = ?",
+                         [next_run_at.isoformat() if next_run_at else None, job])
+
+    def job_runs(self, active_only: bool = True) -> list[dict[str, Any]]:
+        """Scheduled jobs with their last run, last success and next run, for `veille status`."""
+        rows = self._rows("select * from job_runs" + (" where active = 1" if active_only else "") + " order by job")
+        for row in rows:
+            row["last_counts"] = json.loads(row["last_counts"]) if row.get("last_counts") else {}
+        return rows
+
+    def last_successes(self) -> dict[str, datetime]:
+        """Each job's last successful run (when it started), to find the jobs left overdue by a downtime."""
+        return {job: datetime.fromisoformat(at) for job, at in
+                self.conn.execute("select job, last_success_at from job_runs where last_success_at is not null")}
+
+    def prune_fetches(self, older_than: datetime) -> int:
+        """Delete fetch history older than a date (each source's state, failures and backoff stay in `sources`)."""
+        with self.transaction() as conn:
+            return conn.execute("delete from fetches where started_at < ?", [older_than.isoformat()]).rowcount
+
+    def optimize(self) -> None:
+        """Periodic upkeep: merge the search index, refresh the planner's statistics, empty the write-ahead log."""
+        with self.transaction() as conn:
+            conn.execute("insert into items_fts(items_fts) values('optimize')")
+        self.conn.execute("PRAGMA optimize")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]

@@ -1,0 +1,149 @@
+"""`veille run` and `veille status`: the scheduler, and what it is doing.
+
+Thin wrappers like watch/cli.py: parse options, call one library function, print the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from watch.errors import UsageError
+from watch.i18n import tr
+from watch.output import emit, format_option
+
+SECTIONS = ("jobs", "sources", "digests")
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from watch.config import duration_seconds
+
+    try:
+        return duration_seconds(value)
+    except ValueError:
+        raise UsageError(tr(f"--for {value!r} illisible : écrire 30s, 10m, 2h", f"--for {value!r} unreadable: write 30s, 10m, 2h")) from None
+
+
+@click.command()
+@click.option("--for", "run_for", metavar="DURATION", help="Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests.")
+@click.option("--log-file", metavar="PATH", help="Rotating job log (default: scheduler.log_file, else veille-run.log beside the database).")
+@click.pass_context
+def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
+    """Planifier la veille sans surveillance / keep the watch going unattended (the scheduler).
+
+    Collects each source on its schedule, classifies after each collection, sends each audience's digest on its
+    cron (time zone default Europe/Paris), retries pending deliveries, and does the housekeeping. Overdue jobs run
+    once at start. One line per job on stderr and in a rotating log file.
+
+    \b
+    SIGTERM, SIGINT (Ctrl-C): no new job, running crawls stopped, running jobs waited for, exit 0.
+    SIGHUP, or saving sources.yaml: schedule reloaded (an invalid file keeps the old one; errors logged).
+    A second `veille run` on the same database refuses (exit 2); other commands keep working.
+
+    \b
+    Exemples / examples:
+      veille run
+      veille --config /etc/veille/sources.yaml run --log-file /var/log/veille/run.log
+      veille run --for 10m             # essai de dix minutes / a ten-minute trial
+    """
+    from watch.cli import handle_errors
+    from watch.scheduler import run_scheduler
+
+    obj = ctx.obj
+    verbose = ctx.parent.params.get("verbose", 0) if ctx.parent else 0
+
+    @handle_errors
+    def go() -> None:
+        database = obj.db_path or os.environ.get("VEILLE_DB")
+        sys.exit(run_scheduler(obj.config_path, database, run_for=_seconds(run_for), log_file=log_file,
+                               verbose=verbose))
+
+    go()
+
+
+@click.command()
+@click.option("--section", type=click.Choice(("all",) + SECTIONS), default="all", show_default=True,
+              help="Only jobs, sources or digests.")
+@format_option
+@click.pass_obj
+def status(obj: Any, section: str, fmt: str) -> None:
+    """État du planificateur / what the scheduler is doing.
+
+    Whether `veille run` is up (pid, since when), each job's next run, last run, outcome, counts and error, each
+    source's last outcome (failing sources with their error and backoff), the last digest of each audience and any
+    delivery failure. Exit code 1 when something needs attention (a failing source, a failed job or delivery).
+
+    \b
+    Exemples / examples:
+      veille status
+      veille status --section sources --format json
+      veille status --format jsonl | jq 'select(.outcome == "error")'
+    """
+    from watch.cli import err, handle_errors
+    from watch.status import scheduler_status
+
+    @handle_errors
+    def go() -> None:
+        with obj.store() as store:
+            report = scheduler_status(obj.config, store)
+        wanted = SECTIONS if section == "all" else (section,)
+        if fmt == "json":
+            document = {"scheduler": report.scheduler, **{name: getattr(report, name) for name in wanted}}
+            click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        elif fmt in ("jsonl", "csv"):
+            rows = [{"section": name, **row} for name in wanted for row in getattr(report, name)]
+            columns = list(dict.fromkeys(key for row in rows for key in row)) or ["section"]
+            emit(rows, fmt, columns=columns)
+        else:
+            _print_tables(report, wanted, err)
+        sys.exit(1 if report.attention else 0)
+
+    go()
+
+
+def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
+    holder = report.scheduler
+    if holder:
+        click.echo(tr(f"Planificateur : en marche (pid {holder.get('pid')} sur {holder.get('host')}, depuis "
+                      f"{_local(holder.get('since'))})",
+                      f"Scheduler: running (pid {holder.get('pid')} on {holder.get('host')}, since "
+                      f"{_local(holder.get('since'))})"))
+    else:
+        click.echo(tr("Planificateur : arrêté (veille run) ; prochains passages s'il démarrait maintenant",
+                      "Scheduler: not running (veille run); next runs if it started now"))
+    if "jobs" in wanted:
+        rows = [{**job, "next_run": _local(job["next_run"]), "last_run": _local(job["last_run"]),
+                 "duration": f"{job['duration_ms'] / 1000:.1f}s" if job["duration_ms"] is not None else "",
+                 "counts": _counts(job["counts"])} for job in report.jobs]
+        emit(rows, "table", title=tr("Tâches", "Jobs"),
+             table_columns=("job", "schedule", "next_run", "last_run", "outcome", "duration", "counts", "error"))
+    if "sources" in wanted:
+        rows = [{**row, "last_success": _local(row["last_success"]), "backoff_until": _local(row["backoff_until"])}
+                for row in report.sources]
+        emit(rows, "table", title=tr("Sources", "Sources"),
+             table_columns=("source", "kind", "status", "last_success", "failures", "backoff_until", "error"))
+        failing = [row["source"] for row in report.sources if row["status"] in ("failing", "gone")]
+        if failing:
+            err.print(tr(f"En échec : {', '.join(failing)} ; `veille sources reset ID` après correction",
+                         f"Failing: {', '.join(failing)}; `veille sources reset ID` once fixed"), markup=False)
+    if "digests" in wanted and report.digests:
+        emit(report.digests, "table", title=tr("Dernier brief par audience", "Last digest per audience"))
+
+
+def _local(value: str | None) -> str:
+    """An ISO time in the machine's time zone, to the minute."""
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in counts.items() if value not in (None, "", 0) or key == "new")
+

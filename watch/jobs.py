@@ -1,0 +1,107 @@
+"""What each scheduled job does: one stage entry function each, and a result the scheduler logs and records.
+
+The scheduler (watch.scheduler) decides when; these functions only combine the stages' entry functions, each on
+its own database connection. Stages are imported inside the functions: `veille status` reads this module's
+neighbours without loading spaCy, and a crawl is always a child process (the scheduler never imports Twisted).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from watch.config import Config
+from watch.models import utcnow
+from watch.schedule import JobSpec
+from watch.store import Store
+
+
+@dataclass
+class JobResult:
+    outcome: str                      # ok | error | skipped | pending | interrupted
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    found_new: bool = False           # a collection stored something new or changed: classification follows
+
+
+def collect_source(config: Config, store: Store, spec: JobSpec, stop: threading.Event) -> JobResult:
+    """One source, as `veille collect` would read it in a run over everything: backoff and HTTP 410 respected."""
+    from watch.collect import collect
+
+    source = config.source(spec.target)
+    # A configuration holding only this source: collect() then applies backoff, which it skips for named sources.
+    only = config.model_copy(update={"sources": [source]})
+    report = collect(only, store)
+    if not report.outcomes:
+        return JobResult("skipped", error="nothing to collect")
+    fetch = report.outcomes[0]
+    outcome = {"ok": "ok", "not_modified": "ok", "skipped": "skipped"}.get(fetch.outcome, "error")
+    counts = {"fetch": fetch.outcome, "http": fetch.http_status, "entries": fetch.entries, "new": fetch.new,
+              "updated": fetch.updated}
+    return JobResult(outcome, counts, fetch.error or (fetch.warning if outcome == "error" else None) or None,
+                     found_new=bool(fetch.new or fetch.updated))
+
+
+def classify_items(config: Config, store: Store) -> JobResult:
+    """Classify what is waiting, then same-day alerts for audiences that asked for them."""
+    if not store.items_to_classify():
+        # Nothing new: no need to load the pipelines (seconds, hundreds of MB) or to regroup stories.
+        return JobResult("ok", {"classified": 0})
+    from nlp.stage import classify
+
+    report = classify(config, store)
+    counts: dict[str, Any] = {"classified": report.classified, "scored": report.scored, "stories": report.stories}
+    return JobResult("ok", counts)
+
+
+def send_digest(config: Config, store: Store, spec: JobSpec, now: datetime | None = None) -> JobResult:
+    """Build the audience's digest of the current period (once) and deliver it; a delivery the SMTP server did not
+    take stays pending for the `deliveries` job."""
+    from digests import run_digests
+
+    report = run_digests(config, store, [spec.target], now=now)
+    result = report.results[0]
+    outcome = {"sent": "ok", "empty": "ok", "skipped": "ok", "pending": "pending"}.get(result.status, "error")
+    counts = {"period": result.period, "status": result.status, "items": result.items,
+              "sent": getattr(result, "sent", None), "pending": getattr(result, "pending", None)}
+    return JobResult(outcome, counts, result.error)
+
+
+def retry_deliveries(config: Config, store: Store, digest_jobs: list[JobSpec], now: datetime) -> JobResult:
+    """Deliver what an SMTP outage left pending, audience by audience.
+
+    Each audience is run as of its digest's last due time, so that this retry never builds next period's digest
+    ahead of its schedule; a digest missed altogether is built then (a catch-up).
+    """
+    pending = {row["audience"] for row in store.digest_overview() if row.get("pending")}
+    sent = failed = 0
+    errors = []
+    for spec in digest_jobs:
+        if spec.target not in pending:
+            continue
+        result = send_digest(config, store, spec, now=spec.last_fire(now))
+        sent += result.counts.get("sent") or 0
+        if result.outcome == "error" or result.counts.get("pending"):
+            failed += 1
+            errors.append(f"{spec.target}: {result.error or 'pending'}")
+    counts = {"audiences": len(pending), "sent": sent, "still_pending": failed}
+    return JobResult("pending" if failed else "ok", counts, "; ".join(errors) or None)
+
+
+def housekeeping(config: Config, store: Store, now: datetime | None = None) -> JobResult:
+    """Retention (page snapshots, field notes, fetch history), then database upkeep."""
+    from watch.offline import expire
+
+    now = now or utcnow()
+    snapshots = 0
+    for source in config.sources:
+        if source.kind == "page":
+            options = source.page_options
+            snapshots += store.prune_snapshots(now - timedelta(days=options.retention_days), options.keep_last,
+                                               source.id)
+    notes = len(expire(config, store, now=now))
+    fetches = store.prune_fetches(now - timedelta(days=config.scheduler.fetches_retention_days))
+    store.optimize()
+    return JobResult("ok", {"snapshots_deleted": snapshots, "notes_expired": notes, "fetches_deleted": fetches})
