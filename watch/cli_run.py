@@ -121,12 +121,12 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
     if "jobs" in wanted:
         rows = [{**job, "next_run": _local(job["next_run"]), "last_run": _local(job["last_run"]),
                  "duration": f"{job['duration_ms'] / 1000:.1f}s" if job["duration_ms"] is not None else "",
-                 "counts": _counts(job["counts"])} for job in report.jobs]
+                 "counts": _counts(job["counts"]), "error": _short(job["error"])} for job in report.jobs]
         emit(rows, "table", title=tr("Tâches", "Jobs"),
              table_columns=("job", "schedule", "next_run", "last_run", "outcome", "duration", "counts", "error"))
     if "sources" in wanted:
-        rows = [{**row, "last_success": _local(row["last_success"]), "backoff_until": _local(row["backoff_until"])}
-                for row in report.sources]
+        rows = [{**row, "last_success": _local(row["last_success"]), "backoff_until": _local(row["backoff_until"]),
+                 "error": _short(row["error"])} for row in report.sources]
         emit(rows, "table", title=tr("Sources", "Sources"),
              table_columns=("source", "kind", "status", "last_success", "failures", "backoff_until", "error"))
         failing = [row["source"] for row in report.sources if row["status"] in ("failing", "gone")]
@@ -138,10 +138,15 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
 
 
 def _local(value: str | None) -> str:
-    """An ISO time in the machine's time zone, to the minute."""
+    """An ISO time in the machine's time zone, to the minute (the year only takes room in a table)."""
     if not value:
         return ""
-    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(value).astimezone().strftime("%m-%d %H:%M")
+
+
+def _short(text: str | None, limit: int = 70) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _counts(counts: dict[str, Any]) -> str:

@@ -7,12 +7,15 @@ neighbours without loading spaCy, and a crawl is always a child process (the sch
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from watch.config import Config
+from watch.i18n import tr
 from watch.models import utcnow
 from watch.schedule import JobSpec
 from watch.store import Store
@@ -24,6 +27,7 @@ class JobResult:
     counts: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     found_new: bool = False           # a collection stored something new or changed: classification follows
+    trigger: str | None = None        # what made it run besides its schedule (the collections a pass classifies)
 
 
 def collect_source(config: Config, store: Store, spec: JobSpec, stop: threading.Event) -> JobResult:
@@ -44,16 +48,51 @@ def collect_source(config: Config, store: Store, spec: JobSpec, stop: threading.
                      found_new=bool(fetch.new or fetch.updated))
 
 
-def classify_items(config: Config, store: Store) -> JobResult:
-    """Classify what is waiting, then same-day alerts for audiences that asked for them."""
-    if not store.items_to_classify():
-        # Nothing new: no need to load the pipelines (seconds, hundreds of MB) or to regroup stories.
-        return JobResult("ok", {"classified": 0})
-    from nlp.stage import classify
+def classify_items(config: Config, store: Store, stop: threading.Event) -> JobResult:
+    """Classify what is waiting, in a child process that a stop terminates.
 
-    report = classify(config, store)
-    counts: dict[str, Any] = {"classified": report.classified, "scored": report.scored, "stories": report.stories}
-    return JobResult("ok", counts)
+    The child holds the spaCy pipelines (hundreds of MB) only for the pass, so the scheduler stays small however
+    long it runs; a SIGTERM there loses nothing written (each chunk of results is one transaction, and the items
+    left are classified by the next pass).
+    """
+    if not store.items_to_classify():
+        return JobResult("ok", {"classified": 0})  # nothing new: no pipelines to load, no stories to regroup
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_classify_in_child, args=(config, str(store.path), sender),
+                            name="veille-classify", daemon=False)
+    child.start()
+    sender.close()
+    while not multiprocessing.connection.wait([child.sentinel], timeout=0.5):
+        if stop.is_set():
+            child.terminate()
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+                child.join()
+            return JobResult("interrupted", error=tr("classement arrêté (SIGTERM) ; repris au prochain passage",
+                                                     "classification stopped (SIGTERM); resumed at the next pass"))
+    child.join()
+    answer = receiver.recv() if receiver.poll() else {"error": tr(
+        f"le processus de classement s'est arrêté (code {child.exitcode})",
+        f"the classification process ended (exit code {child.exitcode})")}
+    receiver.close()
+    if "error" in answer:
+        return JobResult("error", error=answer["error"])
+    return JobResult("ok", answer)
+
+
+def _classify_in_child(config: Config, database: str, sender: multiprocessing.connection.Connection) -> None:
+    try:
+        from nlp.stage import classify
+
+        with Store.open(database) as store:
+            report = classify(config, store)
+        sender.send({"classified": report.classified, "scored": report.scored, "stories": report.stories})
+    except Exception as exc:  # said to the parent, which records it as the job's error
+        sender.send({"error": str(exc) or type(exc).__name__})
+    finally:
+        sender.close()
 
 
 def send_digest(config: Config, store: Store, spec: JobSpec, now: datetime | None = None) -> JobResult:

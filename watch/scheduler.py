@@ -13,6 +13,8 @@ configuration file; jobs run in a thread pool, each on its own database connecti
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import fcntl
 import json
 import logging
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,11 @@ from watch.schedule import JobSpec, plan_jobs
 from watch.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    """The time to the microsecond (job durations; watch.models.utcnow() rounds to the second for stored items)."""
+    return datetime.now(timezone.utc)
 
 
 class SchedulerRunning(VeilleError):
@@ -139,6 +147,9 @@ def setup_logging(log_file: Path, max_bytes: int, backups: int, verbose: int = 0
     # warnings only, unless -v / -vv.
     root.setLevel((logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)])
     log.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    # APScheduler's warnings (a run skipped because the previous one is still going, a run missed) are said by our
+    # own job lines, with the job's outcome recorded.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def logfmt(**fields: Any) -> str:
@@ -179,9 +190,11 @@ class Scheduler:
         self.specs: dict[str, JobSpec] = {}
         self.stopping = threading.Event()  # set on SIGTERM/SIGINT: running crawls stop, no job starts
         self._signals: list[int] = []
-        self._running: set[str] = set()
-        self._lock = threading.Lock()  # guards the running set and the two classification flags
+        self._running: collections.Counter[str] = collections.Counter()  # job id: instances running
+        self._lock = threading.Lock()  # guards the running counts and the classification flags
+        self._idle = threading.Condition(self._lock)  # notified when a job ends
         self._classify_pending = False
+        self._classify_triggers: list[str] = []  # the collections whose items the next pass classifies
         self._classifying = False
         self._fingerprint = self._config_fingerprint()
         self._aps = None
@@ -267,11 +280,17 @@ class Scheduler:
             self._aps.wakeup()
 
     def _shutdown(self) -> None:
-        self.stopping.set()  # crawls get SIGTERM (watch.collect), queued jobs will not start
         with self._lock:
-            running = sorted(self._running)
-        if running:
-            log.info(logfmt(event="waiting", jobs=",".join(running)))
+            self.stopping.set()  # crawls get SIGTERM (watch.collect), queued jobs will not start
+        self._aps.pause()
+        # Wait for the running jobs here, not in APScheduler's shutdown(wait=True): that one holds the job store's
+        # lock while it waits, and a job finishing would need it to read its next run time.
+        with self._idle:
+            running = sorted(job_id for job_id, count in self._running.items() if count)
+            if running:
+                log.info(logfmt(event="waiting", jobs=",".join(running)))
+            while any(self._running.values()):
+                self._idle.wait()
         self._aps.shutdown(wait=True)
         log.info(logfmt(event="stopped", pid=os.getpid()))
 
@@ -305,7 +324,7 @@ class Scheduler:
 
     def _apply(self, plan: list[JobSpec], why: str) -> None:
         """Make the scheduler's jobs those of the plan; a job whose schedule did not change keeps its next run."""
-        now = utcnow()
+        current = now()
         with Store.open(self.database) as store:
             successes = store.last_successes()
             wanted = {spec.id: spec for spec in plan}
@@ -319,20 +338,21 @@ class Scheduler:
                     continue
                 (changed if old else added).append(spec.id)
                 self._aps.add_job(self._execute, trigger=spec.trigger(), args=[spec.id], id=spec.id, name=spec.id,
-                                  misfire_grace_time=spec.grace, coalesce=True, max_instances=1,
-                                  next_run_time=spec.first_run(successes.get(spec.id), now), replace_existing=True)
+                                  misfire_grace_time=spec.grace, coalesce=True, max_instances=2 if spec.kind == "classify" else 1,
+                                  next_run_time=spec.first_run(successes.get(spec.id), current),
+                                  replace_existing=True)
             self.specs = wanted
             store.set_job_plan(self._plan_rows())
         log.info(logfmt(event="schedule", reason=why, jobs=len(plan), added=len(added), changed=len(changed),
                         removed=len(removed), overdue=",".join(
-                            job_id for job_id in added + changed if self._next_run(job_id) and self._next_run(job_id) <= now)))
+                            job_id for job_id in added + changed if self._next_run(job_id) and self._next_run(job_id) <= current)))
 
     def _plan_rows(self) -> list[dict[str, Any]]:
         rows = []
         for spec in self.specs.values():
             next_run = self._next_run(spec.id)
             rows.append({"job": spec.id, "kind": spec.kind, "target": spec.target, "schedule": spec.description,
-                         "next_run_at": next_run.isoformat() if next_run else None})
+                         "next_run_at": next_run.astimezone(timezone.utc).isoformat() if next_run else None})
         return rows
 
     def _next_run(self, job_id: str) -> datetime | None:
@@ -341,14 +361,27 @@ class Scheduler:
 
     # -- running one job
 
+    @contextlib.contextmanager
+    def _slot(self, job_id: str) -> Iterator[bool]:
+        """Count a job as running, unless the stop has come (then it must not start: False)."""
+        with self._lock:
+            if self.stopping.is_set():
+                yield False
+                return
+            self._running[job_id] += 1
+        try:
+            yield True
+        finally:
+            with self._idle:
+                self._running[job_id] -= 1
+                self._idle.notify_all()
+
     def _execute(self, job_id: str) -> None:
         spec = self.specs.get(job_id)
-        if spec is None or self.stopping.is_set():
-            return  # removed by a reload while queued, or queued when the stop came
-        with self._lock:
-            self._running.add(job_id)
-        started = utcnow()
-        try:
+        with self._slot(job_id) as allowed:
+            if spec is None or not allowed:
+                return  # removed by a reload while queued, or queued when the stop came
+            started = now()
             try:
                 with Store.open(self.database) as store:
                     result = self._dispatch(spec, self.config, store, started)
@@ -357,18 +390,14 @@ class Scheduler:
                 result = jobs.JobResult("error", error=str(exc) or type(exc).__name__)
             if result is not None:
                 self._record(spec, started, result)
-            if result is not None and result.found_new and not self.stopping.is_set():
-                self._classify_after(job_id)
-        finally:
-            with self._lock:
-                self._running.discard(job_id)
+                if result.found_new:
+                    self._classify_after(job_id)
 
     def _dispatch(self, spec: JobSpec, config: Config, store: Store, started: datetime) -> jobs.JobResult:
         if spec.kind == "collect":
             return jobs.collect_source(config, store, spec, self.stopping)
         if spec.kind == "classify":
-            return self._classification(store) or jobs.JobResult(
-                "skipped", error=tr("un classement est déjà en cours", "a classification pass is already running"))
+            return self._classification(store)  # None: the running pass takes the new items
         if spec.kind == "digest":
             return jobs.send_digest(config, store, spec)
         if spec.kind == "deliveries":
@@ -378,13 +407,13 @@ class Scheduler:
             return jobs.housekeeping(config, store, started)
         raise ValueError(f"unknown job kind {spec.kind}")
 
-    def _record(self, spec: JobSpec, started: datetime, result: jobs.JobResult, trigger: str | None = None) -> None:
+    def _record(self, spec: JobSpec, started: datetime, result: jobs.JobResult) -> None:
         """The job's log line, and its row in job_runs."""
-        finished = utcnow()
+        finished = now()
         counts = {k: v for k, v in result.counts.items() if v is not None}
         target_key = {"collect": "source", "digest": "audience"}.get(spec.kind, "target")
         log.log(logging.ERROR if result.outcome == "error" else logging.INFO,
-                logfmt(job=spec.id, **{target_key: spec.target}, trigger=trigger, outcome=result.outcome, **counts,
+                logfmt(job=spec.id, **{target_key: spec.target}, trigger=result.trigger, outcome=result.outcome, **counts,
                        duration=f"{(finished - started).total_seconds():.2f}s", error=result.error))
         try:
             with Store.open(self.database) as store:
@@ -396,23 +425,19 @@ class Scheduler:
     # -- classification after each collection
 
     def _classify_after(self, collect_job: str) -> None:
-        """Classify what a collection brought, in its thread, unless a pass is running: that one takes it."""
-        classify = self.specs.get("classify")
-        started = utcnow()
-        try:
-            with Store.open(self.database) as store:
-                result = self._classification(store)
-        except Exception as exc:
-            log.debug("classification failed", exc_info=True)
-            result = jobs.JobResult("error", error=str(exc) or type(exc).__name__)
-        if result is not None and classify is not None:
-            self._record(classify, started, result, trigger=collect_job)
+        """Wake the classification job now for what a collection brought (the flag first: a pass that is running
+        sees it and loops once more)."""
+        with self._lock:
+            self._classify_pending = True
+            self._classify_triggers.append(collect_job)
+        if "classify" in self.specs:
+            self._aps.modify_job("classify", next_run_time=now())
 
     def _classification(self, store: Store) -> jobs.JobResult | None:
         """Classification passes for as long as collections keep bringing items; None when another pass runs.
 
-        One pass at a time: a collection that ends during a pass only raises the flag, and the running pass
-        loops once more, so that no item waits for the next scheduled pass.
+        One pass at a time: a collection that ends during a pass only raises the flag, and the running pass loops
+        once more. The job allows two instances so that a wake arriving while a pass is finishing is not dropped.
         """
         with self._lock:
             self._classify_pending = True
@@ -420,6 +445,7 @@ class Scheduler:
                 return None
             self._classifying = True
         total: dict[str, Any] = {}
+        triggers: list[str] = []
         try:
             while True:
                 with self._lock:
@@ -427,30 +453,38 @@ class Scheduler:
                         self._classifying = False
                         break
                     self._classify_pending = False
-                result = jobs.classify_items(self.config, store)
+                    triggers += self._classify_triggers
+                    self._classify_triggers = []
+                result = jobs.classify_items(self.config, store, self.stopping)
                 for key, value in result.counts.items():
                     total[key] = total.get(key, 0) + value if isinstance(value, int) else value
+                if result.outcome != "ok":
+                    with self._lock:
+                        self._classifying = False
+                    return jobs.JobResult(result.outcome, total, result.error,
+                                          trigger=",".join(dict.fromkeys(triggers)) or None)
         except BaseException:
             with self._lock:
                 self._classifying = False
             raise
-        return jobs.JobResult("ok", total)
+        return jobs.JobResult("ok", total, trigger=",".join(dict.fromkeys(triggers)) or None)
 
     # -- APScheduler events
 
     def _on_missed(self, event: Any) -> None:
         spec = self.specs.get(event.job_id)
-        if spec is None:
-            return
-        late = utcnow() - event.scheduled_run_time
-        result = jobs.JobResult("missed", error=tr(f"en retard de {late} (grâce {spec.grace}s)",
-                                                   f"late by {late} (grace {spec.grace}s)"))
-        self._record(spec, utcnow(), result)
-        if spec.kind in ("digest", "housekeeping") and not self.stopping.is_set():
-            # A brief is owed even late (the machine slept past its time): once, now; a collection is only a
-            # sample, and the next one replaces it.
-            self._aps.modify_job(spec.id, next_run_time=utcnow())
-            log.info(logfmt(job=spec.id, event="catch-up"))
+        with self._slot(event.job_id) as allowed:
+            if spec is None or not allowed:
+                return
+            late = now() - event.scheduled_run_time
+            result = jobs.JobResult("missed", error=tr(f"en retard de {late} (grâce {spec.grace}s)",
+                                                       f"late by {late} (grace {spec.grace}s)"))
+            self._record(spec, now(), result)
+            if spec.kind in ("digest", "housekeeping"):
+                # A brief is owed even late (the machine slept past its time): once, now. A collection is only
+                # a sample: the next one replaces it.
+                self._aps.modify_job(spec.id, next_run_time=now())
+                log.info(logfmt(job=spec.id, event="catch-up"))
 
     def _on_busy(self, event: Any) -> None:
         log.info(logfmt(job=event.job_id, outcome="still-running", note=tr(

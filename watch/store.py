@@ -687,7 +687,7 @@ class Store:
                   "last_counts": json.dumps(counts or {}, ensure_ascii=False), "last_error": error or None,
                   "updated_at": utcnow().isoformat()}
         if next_run_at is not None:
-            values["next_run_at"] = next_run_at.isoformat()
+            values["next_run_at"] = next_run_at.astimezone(timezone.utc).isoformat()
         with self.transaction() as conn:
             conn.execute("insert into job_runs (job, kind, target, active) values (?, ?, ?, 1) "
                          "on conflict (job) do nothing", [job, kind, target])
@@ -698,11 +698,6 @@ class Store:
                 "last_success_at = case when ? then ? else last_success_at end where job = ?",
                 [*values.values(), int(outcome == "error"), success, outcome == "error", success,
                  started_at.isoformat(), job])
-
-    def set_next_run(self, job: str, next_run_at: datetime | None) -> None:
-        with self.transaction() as conn:
-            conn.execute("update job_runs set next_run_at = ? where job = ?",
-                         [next_run_at.isoformat() if next_run_at else None, job])
 
     def job_runs(self, active_only: bool = True) -> list[dict[str, Any]]:
         """Scheduled jobs with their last run, last success and next run, for `veille status`."""
