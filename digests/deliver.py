@@ -48,11 +48,13 @@ def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mai
     if mailer is None:
         _write_eml(config, pending, digest_of, outcome)
         return outcome
-    stop: str | None = None
+    stop: str | None = mailer.unreachable  # already found down in this run: do not wait for it again
     for delivery in pending:
         recipient = delivery["recipient"]
         if stop:
             store.record_delivery(delivery["id"], "pending", error=stop, attempted=False)
+            if stop not in outcome.errors:
+                outcome.errors.append(stop)
             continue
         if store.is_suppressed(recipient):
             store.record_delivery(delivery["id"], "suppressed", error="suppression list", attempted=False)
@@ -80,7 +82,7 @@ def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mai
             outcome.errors.append(f"{recipient}: {error}")
         elif mailer.client is None:
             # Transient failures exhausted without a connection: the server is down; the rest waits too.
-            stop = error
+            stop = mailer.unreachable = error
             outcome.errors.append(error or "")
         else:
             outcome.errors.append(f"{recipient}: {error}")

@@ -21,8 +21,8 @@ from watch.i18n import tr
 
 
 
-class _UriListHeader(UnstructuredHeader):
-    """List-Unsubscribe: <URI>s folded between them, never encoded.
+class _AngleBracketsHeader(UnstructuredHeader):
+    """List-Unsubscribe and Message-ID: <…> tokens folded between them, never inside, never encoded.
 
     The default folding turns a word longer than a line (a long unsubscribe URL) into an RFC 2047 encoded word,
     which no mail client reads as a URL (RFC 2369 wants the URIs as they are).
@@ -34,7 +34,8 @@ class _UriListHeader(UnstructuredHeader):
 
 
 _HEADERS = HeaderRegistry()
-_HEADERS.map_to_type("list-unsubscribe", _UriListHeader)
+_HEADERS.map_to_type("list-unsubscribe", _AngleBracketsHeader)
+_HEADERS.map_to_type("message-id", _AngleBracketsHeader)
 MESSAGE_POLICY = policy.default.clone(header_factory=_HEADERS)
 _ADDRESS = re.compile(r"^[^@\s<>,;\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 

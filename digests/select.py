@@ -23,6 +23,10 @@ RECENT_DAYS = 7          # published within a week of the cut-off: no recency pe
 PENALTY_PER_DAY = 2      # then this many points off per day older (recency is applied here, not in the score)
 MAX_AGE_DAYS = 28        # older than this at the cut-off: history, not news, whenever it was collected
 FIRST_PERIOD_DAYS = 7    # an audience's first digest looks back this far
+# A digest starts this long before the previous cut-off: an item is stamped with the time its fetch started, so a
+# collection still running at the cut-off commits items "seen" before it, after that digest was built. Items the
+# audience already received are excluded anyway, so the overlap never repeats one.
+OVERLAP = timedelta(hours=6)
 CHART_WEEKS = 4          # the chart compares the last 7 days with the average of the 4 weeks before
 CHART_BARS = 8
 TREND_WEEKS = 8

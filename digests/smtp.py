@@ -73,6 +73,7 @@ class Mailer:
         self.settings = settings
         self.timeout = timeout
         self.client: smtplib.SMTP | None = None
+        self.unreachable: str | None = None  # set by the caller once retries could not reach the server
 
     def open(self) -> None:
         if self.client is not None:
@@ -93,7 +94,7 @@ class Mailer:
                     raise Blocked(tr(f"{settings} ne propose pas STARTTLS : mot de passe non envoyé en clair",
                                        f"{settings} does not offer STARTTLS: the password is not sent in clear"))
             if settings.username:
-                client.login(settings.username, settings.password or "")
+                _login(client, settings.username, settings.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             raise Blocked(tr(f"identification refusée par {settings} : {_reply(exc)}",
                                f"login refused by {settings}: {_reply(exc)}")) from None
@@ -139,6 +140,20 @@ class Mailer:
             except (OSError, smtplib.SMTPException):
                 self.client.close()
             self.client = None
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN when offered (one exchange, inside TLS), else smtplib's choice.
+
+    smtplib.login tries the next mechanism after a refusal, and its AUTH LOGIN with an initial response leaves
+    some servers waiting: a wrong password would then hang until the timeout instead of failing at once.
+    """
+    mechanisms = client.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        client.user, client.password = username, password
+        client.auth("PLAIN", client.auth_plain)
+    else:
+        client.login(username, password)
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:

@@ -16,7 +16,7 @@ from digests.deliver import DeliveryOutcome, deliver_pending
 from digests.message import chart_cid, check_recipients
 from digests.periods import audience_zone, period_bounds, period_of
 from digests.render import Renderer
-from digests.select import FIRST_PERIOD_DAYS, Selection, select
+from digests.select import FIRST_PERIOD_DAYS, OVERLAP, Selection, select
 from digests.smtp import Mailer, smtp_settings
 from watch.config import Audience, Config
 from watch.models import utcnow
@@ -101,7 +101,7 @@ def _run_audience(config: Config, store: Any, audience: Audience, now: datetime,
 
 def _select_current(config: Config, store: Any, audience: Audience, period: str, now: datetime) -> Selection:
     last = store.last_digest(audience.id)
-    since = datetime.fromisoformat(last["cutoff"]) if last else now - timedelta(days=FIRST_PERIOD_DAYS)
+    since = datetime.fromisoformat(last["cutoff"]) - OVERLAP if last else now - timedelta(days=FIRST_PERIOD_DAYS)
     return select(config, store, audience, period, min(since, now), now)
 
 

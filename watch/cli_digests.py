@@ -42,6 +42,9 @@ def _say_where_it_went(report, err) -> None:
             err.print(f"  {path}", markup=False, highlight=False)
     else:
         err.print(tr(f"Serveur SMTP : {report.smtp}", f"SMTP server: {report.smtp}"), markup=False)
+    for result in report.results:
+        if result.error and result.error != "night":
+            err.print(f"{result.audience}: {result.error}", markup=False, highlight=False)
 
 
 def _exit_code(report) -> int:
