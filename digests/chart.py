@@ -52,7 +52,7 @@ def draw_chart(rows: list[tuple[str, int, float]], recent_label: str, average_la
         draw.rectangle([px(tick - 1.5), px(y - 4), px(tick + 1.5), px(y + ROW + 4)], fill=AVERAGE)
         draw.text((px(x0 + span + 8), px(y + 5)), str(count), font=font, fill=MUTED)
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
+    image.save(out, "PNG", compress_level=3)  # 6 or optimize=True: 2 to 5 times slower for 25 % less
     return out.getvalue()
 
 

@@ -131,10 +131,15 @@ def environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=2)
+def label_names(lang: str) -> dict[str, str]:
+    """Label names of nlp/taxonomy.yaml in `lang`, capitalised (read once per process and language)."""
+    return {key: value[:1].upper() + value[1:] for key, value in taxonomy_names(lang).items()}
+
+
 def display_names(config: Config, lang: str) -> dict[str, str]:
     """Label, theme and competitor ids as the reader should see them."""
-    names = taxonomy_names(lang)
-    names = {key: value[:1].upper() + value[1:] for key, value in names.items()}
+    names = dict(label_names(lang))
     names.update({theme.id: theme.label for theme in config.themes})
     names.update({competitor.id: competitor.name for competitor in config.competitors})
     return names

@@ -91,6 +91,7 @@ class Seed:
     story: int | None = None       # index (in the same seed call) of the item whose story this one joins
     extra_sources: tuple[str, ...] = ()
     reasons: list[dict] = field(default_factory=list)
+    terms: tuple[tuple[str, str], ...] = ()  # (term, kind) for the rising trends
 
 
 def seed(store, seeds: list[Seed], now: datetime | None = None) -> list[int]:
@@ -103,14 +104,14 @@ def seed(store, seeds: list[Seed], now: datetime | None = None) -> list[int]:
     for number, item in enumerate(seeds):
         url = item.url if item.url is not None else f"http://{item.source}.example/a/{abs(hash((item.title, number)))}"
         entry = Entry(url=url, title=item.title, summary=item.summary, guid=f"urn:test:{item.title}:{number}",
-                      published=item.published or now - timedelta(hours=2))
+                      published=item.published or now - timedelta(days=1, hours=2))
         store.ingest(item.source, [entry], "offline" if item.source == "notes" else "feed", fetched_at=now)
         for extra in item.extra_sources:
             store.ingest(extra, [entry], "feed", fetched_at=now)
         row = store.conn.execute("select id from items where guid = ?", [entry.guid]).fetchone()
         ids.append(row[0])
     store.save_classification([{
-        "id": item_id, "lang": "fr", "lang_confidence": 1.0, "lang_how": "test", "flags": [], "terms": [],
+        "id": item_id, "lang": "fr", "lang_confidence": 1.0, "lang_how": "test", "flags": [], "terms": list(item.terms),
         "labels": [{"axis": TAXONOMY_AXIS[label], "label": label, "score": 0.9, "by": "model"} for label in item.labels],
         "entities": [{"text": c.title(), "label": "ORG", "competitor": c} for c in item.competitors],
         "actor": item.actor, "actor_competitor": item.actor,

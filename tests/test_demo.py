@@ -97,10 +97,14 @@ def test_readme_tour_commands_run(tmp_path, monkeypatch):
             assert result.stdout.strip(), command
 
 
-def test_demo_ends_with_three_readable_briefs_in_the_archive_and_shows_them_again(tmp_path, monkeypatch):
+def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path, monkeypatch):
+    from tests.digest_data import SmtpRecorder, smtp_server
+
     monkeypatch.chdir(REPO)
     db = tmp_path / "demo.db"
     port = str(free_port())
+    bad = run("--db", str(db), "demo", "--port", port, "--smtp", "nowhere")
+    assert bad.exit_code == 2 and "HÔTE:PORT" in bad.stderr and "Serveur de démonstration" not in bad.stderr
     first = run("--db", str(db), "demo", "--port", port)
     assert first.exit_code == 0, first.output + first.stderr
     paths = [line.strip() for line in first.stdout.splitlines() if line.strip().endswith(".html")]
@@ -112,27 +116,19 @@ def test_demo_ends_with_three_readable_briefs_in_the_archive_and_shows_them_agai
         assert page.count('class="v-link"') >= 5, "a brief with items, each linked to its source"
         assert "Rien de notable" not in page and "Nothing notable" not in page
     assert "L&#39;essentiel" in pages["direction"] and "État des sources" in pages["direction"]
-    again = run("--db", str(db), "demo", "--port", port)
-    assert [line.strip() for line in again.stdout.splitlines() if line.strip().endswith(".html")] == paths
     with Store.open(db) as store:
         assert store.digests_list() == []  # previews deliver nothing
 
-
-def test_demo_with_smtp_sends_the_three_briefs(tmp_path, monkeypatch):
-    from tests.digest_data import SmtpRecorder, smtp_server
-
-    monkeypatch.chdir(REPO)
+    # Again, with an SMTP server: the three briefs are sent, and shown again at the same paths.
     handler = SmtpRecorder()
     server = smtp_server(handler)
     server.start()
     try:
-        result = run("--db", str(tmp_path / "demo.db"), "demo", "--port", str(free_port()),
-                     "--smtp", f"127.0.0.1:{server.port}")
+        again = run("--db", str(db), "demo", "--port", port, "--smtp", f"127.0.0.1:{server.port}")
     finally:
         server.stop()
-    assert result.exit_code == 0, result.output + result.stderr
+    assert again.exit_code == 0, again.output + again.stderr
+    assert [line.strip() for line in again.stdout.splitlines() if line.strip().endswith(".html")] == paths
     # sources.yaml: direction has two recipients, marketing and R&D one each.
     assert sorted(handler.recipients()) == sorted(["direction@cyclonova.example", "dg@cyclonova.example",
                                                    "marketing@cyclonova.example", "rd@cyclonova.example"])
-    bad = run("--db", str(tmp_path / "demo.db"), "demo", "--port", str(free_port()), "--smtp", "nowhere")
-    assert bad.exit_code == 2 and "HOST:PORT" in bad.stderr

@@ -117,10 +117,14 @@ def test_each_item_shows_source_grade_date_summary_labels_reasons_and_corroborat
     store.save_scores([(newest, 60, "[]", items[0], 3, "corroboration")])
     text = rendered(config, store, "direction").text
     block = text.split("Veloce <b>rachète</b> Rouléo & Cie", 1)[1].split("\n\n", 1)[0]
-    today = datetime.now(timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    from zoneinfo import ZoneInfo
+
     from babel.dates import format_date
 
-    assert f"La Presse du cycle · fiabilité B · {format_date(today.date(), 'medium', locale='fr')}" in block
+    published = datetime.fromisoformat(store.items()[-1]["published_at"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert f"La Presse du cycle · fiabilité B · {format_date(published.date(), 'medium', locale='fr')}" in block
+    assert format_date(published.date(), "medium", locale="fr").split()[1] in (
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
     assert "Résumé de l'article. Deuxième phrase." in block and "Troisième" not in block
     assert "[Acquisition]" in block
     assert "Pourquoi\u00a0: Mentionne Veloce (concurrent direct) · Acquisition du concurrent" in block

@@ -201,3 +201,70 @@ def test_periods_are_iso_weeks_in_the_audience_time_zone(config):
     assert period_of(audience, datetime(2026, 11, 29, 23, 30, tzinfo=timezone.utc)) == "2026-W49"
     start, end = period_bounds("2026-W49", "Europe/Paris")
     assert start == datetime(2026, 11, 29, 23, 0, tzinfo=timezone.utc) and end - start == timedelta(days=7)
+
+
+def recount(store) -> dict:
+    """day_counts computed from scratch, to compare with what the triggers kept."""
+    rows = store.conn.execute(
+        "select substr(i.published_at, 1, 10), t.kind, t.term, '', count(*) from items i join item_terms t "
+        "on t.item_id = i.id group by 1, 2, 3 union all select substr(i.published_at, 1, 10), 'item_label', l.label, "
+        "i.source, count(*) from items i join item_labels l on l.item_id = i.id group by 1, 3, 4").fetchall()
+    return {tuple(row[:4]): row[4] for row in rows}
+
+
+def kept(store) -> dict:
+    return {tuple(row[:4]): row[4] for row in store.conn.execute("select day, kind, key, source, count from day_counts")}
+
+
+def test_day_counts_follow_classification_corrections_and_dates(config, store):
+    from watch.models import Entry
+
+    now = datetime.now(timezone.utc)
+    ids = seed(store, [Seed("Batterie LFP chez Veloce", labels=("technology", "launch"), terms=(("batterie lfp", "phrase"),)),
+                       Seed("Prix", labels=("pricing",), terms=(("prix", "phrase"), ("pricing", "label")))])
+    assert kept(store) == recount(store) and kept(store)
+    store.correct_label(ids[0], "launch", "moves", remove=True)
+    store.correct_label(ids[1], "economy", "trends")
+    assert kept(store) == recount(store)
+    # Reclassification rewrites terms and labels.
+    store.save_classification([{"id": ids[1], "lang": "fr", "lang_confidence": 1.0, "lang_how": "test", "flags": [],
+                                "terms": [("baisse de prix", "phrase")], "labels": [], "entities": [],
+                                "actor": None, "actor_competitor": None}])
+    assert kept(store) == recount(store)
+    # A feed first without a date (estimated), then with a real one three days earlier: the counts move.
+    entry = Entry(url="http://press.example/late", title="Sans date", summary="Texte.", guid="urn:late")
+    store.ingest("press", [entry], "feed", fetched_at=now)
+    late = store.conn.execute("select id from items where guid = 'urn:late'").fetchone()[0]
+    store.save_classification([{"id": late, "lang": "fr", "lang_confidence": 1.0, "lang_how": "test", "flags": [],
+                                "terms": [("sans date", "phrase")], "labels": [{"axis": "trends", "label": "economy",
+                                                                                 "score": 0.9, "by": "model"}],
+                                "entities": [], "actor": None, "actor_competitor": None}])
+    store.ingest("press", [Entry(url="http://press.example/late", title="Sans date", summary="Texte corrigé.",
+                                 guid="urn:late", published=now - timedelta(days=3))], "feed", fetched_at=now)
+    day = (now - timedelta(days=3)).date().isoformat()
+    assert kept(store) == recount(store) and kept(store)[(day, "phrase", "sans date", "")] == 1
+
+
+def test_the_direction_digest_shows_rising_terms_and_failing_sources(config, store):
+    from watch.models import FetchOutcome
+
+    now = now_plus()
+    # "batterie solide": once in each of the eight weeks before, then nine times in the last seven days.
+    seed(store, [Seed(f"Batterie solide {n}", score=20, labels=("technology",), terms=(("batterie solide", "phrase"),),
+                      published=now - timedelta(days=7 * week + 2)) for week in range(1, 9) for n in range(1)]
+         + [Seed(f"Batterie solide, encore {n}", score=20, labels=("technology",),
+                 terms=(("batterie solide", "phrase"),), published=now - timedelta(days=2, hours=n)) for n in range(9)]
+         + [Seed("Prix stables", score=20, labels=("pricing",), terms=(("prix", "phrase"),),
+                 published=now - timedelta(days=7 * week + 2)) for week in range(0, 9)])
+    store.sync_sources(config.sources)
+    for _ in range(3):
+        store.record_fetch(FetchOutcome("trade", "http://trade.example/rss", now, outcome="error",
+                                        error="HTTP 500"), backoff=lambda failures: 60)
+    picked = selected(config, store, "direction", now)
+    assert [(t.term, t.count) for t in picked.trends] == [("batterie solide", 9)]
+    assert picked.health["total"] == 3 and [s["id"] for s in picked.health["failing"]] == ["trade"]
+    from digests.render import Renderer
+
+    text = Renderer(config, config.audience("direction")).digest(picked, "c@x").text
+    assert "batterie solide : 9 mentions cette semaine (moyenne 1)" in text
+    assert "1 source(s) sur 3 en échec répété : Trade Weekly (HTTP 500)." in text

@@ -349,6 +349,9 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     """
     from watch.demo import DemoServer  # only this command needs the demo server
 
+    if smtp and not re.fullmatch(r"[\w.-]+:\d{1,5}", smtp):
+        raise UsageError(tr(f"--smtp {smtp!r} : écrire HÔTE:PORT, par exemple 127.0.0.1:8025",
+                            f"--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025"))
     server = DemoServer.find("127.0.0.1", port)
     with server:
         # The demo configuration writes its URLs ${VEILLE_DEMO_URL:-http://127.0.0.1:8765}/...
@@ -400,9 +403,6 @@ def _demo_digests(obj: Context, smtp: str | None) -> None:
     config = obj.config
     with obj.store() as store:
         if smtp:
-            if not re.fullmatch(r"[\w.-]+:\d{1,5}", smtp):
-                raise UsageError(tr(f"--smtp {smtp!r} : écrire HÔTE:PORT, par exemple 127.0.0.1:8025",
-                                    f"--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025"))
             os.environ["VEILLE_SMTP_URL"] = f"smtp://{smtp}"
             report = run_digests(config, store, list(DEMO_DIGESTS))
             emit([{"audience": r.audience, "period": r.period, "status": r.status, "items": r.items, "sent": r.sent,
