@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
 from watch.config import Config, parse_config
 from watch.models import Entry
@@ -73,6 +75,12 @@ delivery:
 def make_config(directory: Path, text: str = CONFIG) -> Config:
     (directory / "sources.yaml").write_text(text, encoding="utf-8")
     return parse_config(text, str(directory / "sources.yaml"), base=directory)
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    """The test watch (import this fixture into a test module to use it)."""
+    return make_config(tmp_path)
 
 
 @dataclass

@@ -14,16 +14,12 @@ import pytest
 from digests import run_digests
 from digests.message import build_message
 from tests.conftest import free_port
+from tests.digest_data import config  # noqa: F401 (a fixture)
 from tests.digest_data import Seed, SmtpRecorder, make_config, seed, self_signed, smtp_server, tls_context
 from watch.errors import DeliveryError
 
 RECIPIENTS = {"direction": ["dg@testco.example", "daf@testco.example"], "rd": ["rd@testco.example"],
               "partners": ["partner@reseau.example"]}
-
-
-@pytest.fixture
-def config(tmp_path):
-    return make_config(tmp_path)
 
 
 @pytest.fixture
@@ -141,6 +137,10 @@ def test_server_down_then_up_delivers_everything_exactly_once(config, store, ite
     assert all("injoignable" in r.error for r in down.results)
     pending = [d for r in down.results for d in store.deliveries(r.digest_id)]
     assert len(pending) == 4 and {d["status"] for d in pending} == {"pending"}
+    overview = {row["audience"]: row for row in store.digest_overview()}  # what `veille status` shows
+    assert set(overview) == {"direction", "rd", "partners"}
+    assert overview["direction"]["status"] == "pending" and "injoignable" in overview["direction"]["last_error"]
+    assert overview["direction"]["attempts"] == 1 and overview["direction"]["sent_at"] is None
 
     handler = SmtpRecorder(temporary={"rd@testco.example"})  # up again, one mailbox answers 451 this time
     server = smtp_server(handler, port=port)
@@ -156,6 +156,10 @@ def test_server_down_then_up_delivers_everything_exactly_once(config, store, ite
     finally:
         server.stop()
     assert sorted(handler.recipients()) == sorted(sum(RECIPIENTS.values(), []))  # each exactly once
+    overview = {row["audience"]: row for row in store.digest_overview()}
+    assert {a: (row["status"], row["pending"]) for a, row in overview.items()} == {
+        "direction": ("sent", 0), "rd": ("sent", 0), "partners": ("sent", 0)}
+    assert all(row["sent_at"] for row in overview.values())
     rd = store.deliveries(last.results[1].digest_id)[0]
     assert rd["status"] == "sent" and rd["attempts"] == 2  # 451, then sent (the down server was tried once, for
     # the first delivery of the run; the others waited without trying)

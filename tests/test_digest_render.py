@@ -19,14 +19,10 @@ from digests.chart import AVERAGE, BACKGROUND, BAR, MUTED, TEXT, TRACK
 from digests.periods import period_of
 from digests.render import CONTRAST_PAIRS, PALETTE, Renderer, contrast, safe_url, short_summary
 from digests.select import select
+from tests.digest_data import config  # noqa: F401 (a fixture)
 from tests.digest_data import Seed, make_config, seed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture
-def config(tmp_path):
-    return make_config(tmp_path)
 
 
 @pytest.fixture

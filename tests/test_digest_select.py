@@ -9,13 +9,9 @@ import pytest
 from digests import run_alerts, run_digests
 from digests.periods import period_bounds, period_of
 from digests.select import select
+from tests.digest_data import config  # noqa: F401 (a fixture)
 from tests.digest_data import CONFIG, Seed, make_config, seed
 from watch.errors import ConfigError
-
-
-@pytest.fixture
-def config(tmp_path):
-    return make_config(tmp_path)
 
 
 def now_plus(minutes: int = 1) -> datetime:

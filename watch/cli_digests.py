@@ -188,13 +188,27 @@ def alerts(obj, dry_run: bool, fmt: str) -> None:
     run()
 
 
-def _address(email: str) -> str:
+def _suppression(obj, email: str, add: bool) -> None:
+    """Put an address on the suppression list, or take it off, and say what changed."""
     from digests.message import address_problem
+    from watch.cli import handle_errors
 
-    problem = address_problem(email.strip())
-    if problem:
-        raise UsageError(f"{email!r}: {problem}")
-    return email.strip().lower()
+    @handle_errors
+    def run() -> None:
+        problem = address_problem(email.strip())
+        if problem:
+            raise UsageError(f"{email!r}: {problem}")
+        address = email.strip().lower()
+        with obj.store() as store:
+            changed = store.suppress(address) if add else store.unsuppress(address)
+        if add:
+            click.echo(tr(f"{address} : {'ajoutée à' if changed else 'déjà dans'} la liste de suppression",
+                          f"{address}: {'added to' if changed else 'already on'} the suppression list"))
+        else:
+            click.echo(tr(f"{address} : {'retirée de' if changed else 'absente de'} la liste de suppression",
+                          f"{address}: {'removed from' if changed else 'not on'} the suppression list"))
+
+    run()
 
 
 @click.command()
@@ -207,17 +221,7 @@ def unsubscribe(obj, email: str) -> None:
     Exemple / example:
       veille unsubscribe dg@cyclonova.example
     """
-    from watch.cli import handle_errors
-
-    @handle_errors
-    def run() -> None:
-        address = _address(email)
-        with obj.store() as store:
-            added = store.suppress(address)
-        click.echo(tr(f"{address} : {'ajoutée à' if added else 'déjà dans'} la liste de suppression",
-                      f"{address}: {'added to' if added else 'already on'} the suppression list"))
-
-    run()
+    _suppression(obj, email, add=True)
 
 
 @click.command()
@@ -230,17 +234,7 @@ def resubscribe(obj, email: str) -> None:
     Exemple / example:
       veille resubscribe dg@cyclonova.example
     """
-    from watch.cli import handle_errors
-
-    @handle_errors
-    def run() -> None:
-        address = _address(email)
-        with obj.store() as store:
-            removed = store.unsuppress(address)
-        click.echo(tr(f"{address} : {'retirée de' if removed else 'absente de'} la liste de suppression",
-                      f"{address}: {'removed from' if removed else 'not on'} the suppression list"))
-
-    run()
+    _suppression(obj, email, add=False)
 
 
 COMMANDS = (digest, unsubscribe, resubscribe)

@@ -596,7 +596,8 @@ class Store:
             "select i.id, i.source, i.url, i.title, i.summary, i.lang, i.published_at, i.published_estimated, "
             "i.first_seen, i.score, i.reasons, i.story, i.credibility, i.actor, i.actor_competitor, i.origin "
             "from items i where i.first_seen >= ? and i.first_seen < ? and i.score >= ? and i.published_at >= ? "
-            "and not exists (select 1 from digest_items di join digests d on d.id = di.digest_id "
+            # digest_items by item first: the audience's digests grow every week, an item's rows stay few.
+            "and not exists (select 1 from digest_items di cross join digests d on d.id = di.digest_id "
             "where di.item_id = i.id and d.audience = ?) order by i.score desc, i.id",
             [since.isoformat(), until.isoformat(), min_score, published_after.isoformat(), audience])
         names = [d[0] for d in cursor.description]
