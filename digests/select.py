@@ -37,7 +37,7 @@ TREND_WEEKS = 8
 TREND_ROWS = 5
 TREND_MIN_COUNT = 3
 FAILING_FETCHES = 3      # a source failing this many times in a row appears in the source-health line
-CHUNK = 250              # candidate rows read at a time, best score first
+CHUNK = 100              # candidate rows read at a time, best score first
 
 
 @dataclass

@@ -135,6 +135,9 @@ def _m005_digests(db: sqlite_utils.Database) -> None:
     db["deliveries"].create_index(["digest_id", "recipient"], unique=True)
     db["deliveries"].create_index(["status"])
     db["suppressions"].create({"email": str, "added_at": str, "reason": str}, pk="email")
+    # A digest reads a period's items best score first and usually stops after the first hundred: by this index
+    # it never sorts the tens of thousands a period can hold.
+    db["items"].create_index(["score", "first_seen"], index_name="idx_items_score_first_seen")
     # Items per UTC day of publication and term (the rising trends) or label and source (the digest chart), kept
     # up to date by triggers as terms and labels are written: a digest reads nine weeks of counts instead of
     # counting a million term rows each time.
@@ -728,7 +731,8 @@ class Store:
         cursor = self.conn.execute(
             "select i.id, i.source, i.url, i.title, i.summary, i.lang, i.published_at, i.published_estimated, "
             "i.first_seen, i.score, i.reasons, i.story, i.credibility, i.actor, i.actor_competitor, i.origin "
-            "from items i where i.first_seen >= ? and i.first_seen < ? and i.score >= ? and i.published_at >= ? "
+            "from items i indexed by idx_items_score_first_seen "
+            "where i.first_seen >= ? and i.first_seen < ? and i.score >= ? and i.published_at >= ? "
             # digest_items by item first: the audience's digests grow every week, an item's rows stay few.
             "and not exists (select 1 from digest_items di cross join digests d on d.id = di.digest_id "
             "where di.item_id = i.id and d.audience = ?) order by i.score desc, i.id",
