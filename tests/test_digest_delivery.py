@@ -255,3 +255,14 @@ def test_message_ids_are_kept_across_retries(config, store, items, monkeypatch):
     finally:
         server.stop()
     assert parsed(handler.messages[0][2])["Message-ID"] == first_id
+
+
+def test_erasing_an_item_redacts_the_digests_that_quoted_it(config, store, items):
+    result = run_digests(config, store, ["direction"], now=now()).results[0]  # no SMTP: pending
+    assert "Veloce rachète Rouléo" in store.digest_by_id(result.digest_id)["html"]
+    store.delete_items([items[0]])
+    digest = store.digest_by_id(result.digest_id)
+    assert "Veloce" not in digest["html"] + digest["text"] and "effacé à la demande" in digest["text"]
+    assert digest["chart"] is None
+    assert {(d["status"], d["last_error"]) for d in store.deliveries(result.digest_id)} == {("failed", "content erased")}
+    assert items[0] not in {row["item_id"] for row in store.digest_item_ids(result.digest_id)}

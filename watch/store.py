@@ -695,6 +695,7 @@ class Store:
                 for start in range(0, len(ids), 500):
                     chunk = ids[start:start + 500]
                     marks = ",".join("?" * len(chunk))
+                    self._redact_digests(conn, chunk)
                     for table, column in referencing:
                         conn.execute(f"delete from {table} where {column} in ({marks})", chunk)
                     conn.execute(f"delete from label_corrections where item_id in ({marks})", chunk)
@@ -708,6 +709,22 @@ class Store:
         if busy:
             log.warning("erasure: another connection kept the write-ahead log busy; old pages leave it at the next checkpoint")
         return deleted
+
+    def _redact_digests(self, conn: sqlite3.Connection, item_ids: list[int]) -> None:
+        """Digests and alerts that carried erased items keep their rendered message in this file: replace it with a
+        notice, and cancel their deliveries not yet made (the archive's copies are the caller's to remove)."""
+        marks = ",".join("?" * len(item_ids))
+        digest_ids = [row[0] for row in conn.execute(
+            f"select distinct digest_id from digest_items where item_id in ({marks})", item_ids)]
+        if not digest_ids:
+            return
+        notice = tr("Ce bulletin citait un article effacé à la demande : son contenu n'est plus conservé.",
+                    "This brief quoted an item erased on request: its content is no longer kept.")
+        digest_marks = ",".join("?" * len(digest_ids))
+        conn.execute(f"update digests set html = ?, text = ?, chart = null, updated_at = ? where id in ({digest_marks})",
+                     [f"<p>{notice}</p>", notice, utcnow().isoformat(), *digest_ids])
+        conn.execute(f"update deliveries set status = 'failed', last_error = 'content erased', claimed_at = null "
+                     f"where digest_id in ({digest_marks}) and status in ('pending', 'sending')", digest_ids)
 
     def _tables_referencing_items(self) -> list[tuple[str, str]]:
         """(table, column) of every foreign key to items.id, including tables added by later stages."""
