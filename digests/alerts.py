@@ -9,7 +9,7 @@ audience's time zone) nothing is sent unless `alerts: {night: true}`: the items 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +37,7 @@ def is_night(now: datetime, zone: str) -> bool:
 
 def run_alerts(config: Config, store: Any, now: datetime | None = None, send: bool = True) -> DigestReport:
     """Build and deliver the alerts due now for every audience with an alert threshold; one result per audience."""
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(timezone.utc)  # stored and compared as UTC text
     audiences = [a for a in config.audiences if a.alerts is not None]
     check_recipients({a.id: list(a.recipients) for a in audiences})
     settings = smtp_settings()

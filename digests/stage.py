@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def run_digests(config: Config, store: Any, audience_ids: list[str] | None = Non
     `send=False` is a dry run: the selection is made and counted, nothing is stored, archived or sent.
     Recipients and the SMTP URL are checked before anything is sent (DeliveryError).
     """
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(timezone.utc)  # stored and compared as UTC text
     audiences = [config.audience(a) for a in audience_ids] if audience_ids else list(config.audiences)
     check_recipients({a.id: list(a.recipients) for a in audiences})
     settings = smtp_settings()
@@ -161,7 +161,7 @@ class Preview:
 def preview_digest(config: Config, store: Any, audience_id: str, period: str | None = None,
                    now: datetime | None = None) -> Preview:
     """Write an audience's digest as HTML under the archive's preview/ folder; store and mark nothing."""
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(timezone.utc)  # stored and compared as UTC text
     audience = config.audience(audience_id)
     current = period_of(audience, now)
     period = period or current

@@ -26,7 +26,9 @@ def project(tmp_path):
     config = make_config(tmp_path)
     with Store.open(config.database) as store:
         seed(store, [
-            Seed("Veloce rachète Rouléo", score=92, labels=("acquisition",), competitors=("veloce",), actor="veloce"),
+            # Published an hour ago: fresh enough for a same-day alert (two days at most) until tomorrow.
+            Seed("Veloce rachète Rouléo", score=92, labels=("acquisition",), competitors=("veloce",), actor="veloce",
+                 published=datetime.now(timezone.utc) - timedelta(hours=1)),
             Seed("Batteries : une norme européenne", source="trade", score=70, labels=("regulation",)),
             Seed("Hausse des prix de 5 %", score=75, labels=("pricing",)),
         ])
@@ -161,7 +163,7 @@ def test_alerts_at_night_when_configured(tmp_path):
     config = make_config(tmp_path, CONFIG.replace("alerts: {min_score: 85}", "alerts: {min_score: 85, night: true}"))
     with Store.open(config.database) as store:
         seed(store, [Seed("Veloce rachète Rouléo", score=92, labels=("acquisition",), competitors=("veloce",),
-                          actor="veloce"),
+                          actor="veloce", published=datetime.now(timezone.utc) - timedelta(hours=1)),
                      Seed("Sous le seuil d'alerte", score=84, labels=("acquisition",), competitors=("veloce",),
                           actor="veloce")])
         result = run_alerts(config, store, now=next_local(23)).results[0]

@@ -147,7 +147,8 @@ def test_an_item_delivered_to_an_audience_never_reaches_it_again(config, store, 
     if paris_morning - now > timedelta(hours=24):
         paris_morning -= timedelta(days=1)
     ids = seed(store, [
-        Seed("Veloce rachète Rouléo", score=92, labels=("acquisition",), competitors=("veloce",), actor="veloce"),
+        Seed("Veloce rachète Rouléo", score=92, labels=("acquisition",), competitors=("veloce",), actor="veloce",
+             published=now - timedelta(hours=1)),  # fresh: an alert takes items published in the last two days
         Seed("Prix en hausse", score=70, labels=("pricing",)),
     ])
     alerts = run_alerts(config, store, now=paris_morning)

@@ -753,7 +753,7 @@ class Store:
             # digest_items by item first: the audience's digests grow every week, an item's rows stay few.
             "and not exists (select 1 from digest_items di cross join digests d on d.id = di.digest_id "
             "where di.item_id = i.id and d.audience = ?) order by i.score desc, i.id",
-            [since.isoformat(), until.isoformat(), min_score, published_after.isoformat(), audience])
+            [_utc(since), _utc(until), min_score, _utc(published_after), audience])
         names = [d[0] for d in cursor.description]
         try:
             while rows := cursor.fetchmany(chunk):
@@ -881,7 +881,7 @@ class Store:
 
         A delivery left 'sending' by a process that died before `stale_before` counts as pending again.
         """
-        stale = (stale_before or utcnow() - timedelta(minutes=CLAIM_MINUTES)).isoformat()
+        stale = _utc(stale_before or utcnow() - timedelta(minutes=CLAIM_MINUTES))
         return self._rows("select v.*, d.period, d.audience from deliveries v join digests d on d.id = v.digest_id "
                           "where d.audience = ? and d.kind = ? and (v.status = 'pending' or "
                           "(v.status = 'sending' and v.claimed_at < ?)) order by d.cutoff, v.id",
@@ -1012,6 +1012,11 @@ def _fold(text: str | None) -> str | None:
     if text is None:
         return None
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as stored: ISO 8601 in UTC (times are compared as text, so every one must use the same zone)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
 def fts_query(text: str) -> str:
