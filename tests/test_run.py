@@ -205,6 +205,11 @@ def seed_runs(database: Path, **last_success: float) -> None:
             store.record_job_run(job, job.split(":")[0], None, at, at, "ok")
 
 
+def recorded_runs(database: Path) -> dict[str, int]:
+    with Store.open(database) as store:
+        return {row["job"]: row["runs"] for row in store.job_runs()}
+
+
 def test_overdue_jobs_run_once_at_start_and_the_others_keep_their_rhythm(server, tmp_path, runs):
     server.add("/fresh.xml", rss(rss_item(1)))
     server.add("/stale.xml", rss(rss_item(2)))
@@ -336,3 +341,78 @@ def test_the_scheduler_process_never_imports_twisted(server, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.stdout.split() == ["False", "False", "0"], done.stderr
     assert "job=collect:crawl" in done.stderr
+
+
+def digest_config(tmp_path: Path, server, extra: str = "") -> Path:
+    """The digest tests' watch (tests/digest_data.py) with its feeds on the local server and fast scheduler settings."""
+    from tests.digest_data import CONFIG
+
+    server.add("/press.xml", rss())
+    server.add("/trade.xml", rss())
+    text = (CONFIG.replace("http://press.example/rss", server.url("/press.xml"))
+            .replace("http://trade.example/rss", server.url("/trade.xml"))
+            .replace("  retries: 1\n", "  retries: 0\n")
+            + "scheduler: {check_every: 1s, deliveries: 2s, digest_grace: 1s}\nnlp: {models: false}\n" + extra)
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_digest_missed_during_downtime_is_sent_once_and_a_smtp_outage_is_retried(server, tmp_path, runs,
+                                                                                    monkeypatch):
+    from tests.digest_data import Seed, SmtpRecorder, seed, smtp_server
+    from tests.conftest import free_port
+
+    config = digest_config(tmp_path, server)
+    with Store.open(tmp_path / "veille.db") as store:
+        seed(store, [Seed("Veloce rachète Rouléo", score=90, labels=("acquisition",), competitors=("veloce",),
+                          actor="veloce"), Seed("Rouléo baisse ses prix", score=80, labels=("pricing",))])
+    # The scheduler was down for three weeks: direction's Monday brief was last sent three Mondays ago; the
+    # collections ran a minute ago (not due), the other audiences' briefs are not due yet.
+    seed_runs(tmp_path / "veille.db", digest__direction=21 * 24, collect__press=1 / 60, collect__trade=1 / 60)
+    port = free_port()
+    monkeypatch.setenv("VEILLE_SMTP_URL", f"smtp://127.0.0.1:{port}")  # nothing listens there yet: server down
+    run = runs(config)
+    down = run.wait_for(job="digest:direction")[0]
+    assert down["outcome"] == "pending" and down["status"] == "pending" and down["built"] == "1"
+    assert "127.0.0.1" in down["error"] or "connexion" in down["error"].lower() or "refused" in down["error"].lower()
+    run.wait_for(job="deliveries", outcome="pending")  # retried every 2 s while the server is down
+
+    recorder = SmtpRecorder()
+    smtp = smtp_server(recorder, port=port)
+    smtp.start()
+    try:
+        sent = run.wait_for(job="deliveries", outcome="ok", sent="2")[0]
+        assert sent["still_pending"] == "0"
+    finally:
+        smtp.stop()
+    assert sorted(recorder.recipients()) == ["daf@testco.example", "dg@testco.example"]
+    status = json.loads(veille(config, "status", "--section", "digests", "--format", "json").stdout)
+    direction = next(row for row in status["digests"] if row["audience"] == "direction")
+    assert direction["status"] == "sent" and direction["sent"] == 2 and direction["pending"] == 0
+    assert run.stop() == 0
+    assert len(run.lines(job="digest:direction")) == 1  # once for the three missed Mondays
+    assert not run.lines(job="digest:rd") and not run.lines(job="digest:partners")
+    with Store.open(tmp_path / "veille.db") as store:
+        assert len(store.digests_list("direction")) == 1
+
+
+def test_a_digest_whose_time_passes_while_the_scheduler_is_frozen_is_caught_up_once(server, tmp_path, runs):
+    config = digest_config(tmp_path, server)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('schedule: {cron: "mon 07:30"}', "schedule: {every: 4s}"), encoding="utf-8")
+    seed_runs(tmp_path / "veille.db", collect__press=1 / 60, collect__trade=1 / 60)
+    run = runs(config)
+    first = run.wait_for(job="digest:direction")[0]
+    assert first["outcome"] in ("ok", "pending")
+    while not recorded_runs(tmp_path / "veille.db").get("digest:direction"):  # the run is over, not just logged
+        time.sleep(0.05)
+    os.kill(run.proc.pid, signal.SIGSTOP)  # the machine sleeps past two due times (grace: 1 s)
+    time.sleep(10)
+    os.kill(run.proc.pid, signal.SIGCONT)
+    missed = run.wait_for(job="digest:direction", outcome="missed")[0]
+    assert "grâce 1s" in missed["error"]
+    run.wait_for(job="digest:direction", event="catch-up")
+    run.wait_for(2, job="digest:direction", outcome=first["outcome"])
+    assert run.stop() == 0
+    assert len(run.lines(job="digest:direction", outcome="missed")) == 1  # two missed times, one catch-up

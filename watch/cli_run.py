@@ -134,7 +134,11 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
             err.print(tr(f"En échec : {', '.join(failing)} ; `veille sources reset ID` après correction",
                          f"Failing: {', '.join(failing)}; `veille sources reset ID` once fixed"), markup=False)
     if "digests" in wanted and report.digests:
-        emit(report.digests, "table", title=tr("Dernier brief par audience", "Last digest per audience"))
+        rows = [{**row, "next_run": _local(row["next_run"]), "sent_at": _local(row["sent_at"]),
+                 "error": _short(row["error"])} for row in report.digests]
+        emit(rows, "table", title=tr("Dernier brief par audience", "Last digest per audience"),
+             table_columns=("audience", "next_run", "period", "status", "items", "sent_at", "sent", "pending",
+                            "failed", "error"))
 
 
 def _local(value: str | None) -> str:

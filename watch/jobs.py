@@ -8,6 +8,7 @@ neighbours without loading spaCy, and a crawl is always a child process (the sch
 from __future__ import annotations
 
 import multiprocessing
+import os
 import multiprocessing.connection
 import threading
 from dataclasses import dataclass, field
@@ -79,7 +80,18 @@ def classify_items(config: Config, store: Store, stop: threading.Event) -> JobRe
     receiver.close()
     if "error" in answer:
         return JobResult("error", error=answer["error"])
+    if answer["classified"] and any(audience.alerts for audience in config.audiences):
+        answer.update(send_alerts(config, store))
     return JobResult("ok", answer)
+
+
+def send_alerts(config: Config, store: Store) -> dict[str, int]:
+    """Same-day alerts for the audiences that asked for them, right after classification scored the new items."""
+    from digests import run_alerts
+
+    report = run_alerts(config, store)
+    return {"alerts_sent": sum(r.sent for r in report.results),
+            "alerts_pending": sum(r.pending for r in report.results)}
 
 
 def _classify_in_child(config: Config, database: str, sender: multiprocessing.connection.Connection) -> None:
@@ -103,30 +115,45 @@ def send_digest(config: Config, store: Store, spec: JobSpec, now: datetime | Non
     report = run_digests(config, store, [spec.target], now=now)
     result = report.results[0]
     outcome = {"sent": "ok", "empty": "ok", "skipped": "ok", "pending": "pending"}.get(result.status, "error")
-    counts = {"period": result.period, "status": result.status, "items": result.items,
-              "sent": getattr(result, "sent", None), "pending": getattr(result, "pending", None)}
-    return JobResult(outcome, counts, result.error)
+    counts = {"period": result.period, "status": result.status, "items": result.items, "built": int(result.built),
+              "sent": result.sent, "pending": result.pending}
+    error = result.error
+    if report.smtp is None and result.pending:
+        error = tr("VEILLE_SMTP_URL non définie : brief écrit en .eml à côté de sa page d'archive",
+                   "VEILLE_SMTP_URL not set: digest written as .eml beside its archive page")
+    return JobResult(outcome, counts, error)
 
 
 def retry_deliveries(config: Config, store: Store, digest_jobs: list[JobSpec], now: datetime) -> JobResult:
-    """Deliver what an SMTP outage left pending, audience by audience.
+    """Deliver what an SMTP outage left pending: digests audience by audience, then same-day alerts.
 
-    Each audience is run as of its digest's last due time, so that this retry never builds next period's digest
-    ahead of its schedule; a digest missed altogether is built then (a catch-up).
+    Each audience is run as of its digest's last due time, so that a retry never builds next period's digest ahead
+    of its schedule (a digest missed altogether is built then: a catch-up).
     """
-    pending = {row["audience"] for row in store.digest_overview() if row.get("pending")}
-    sent = failed = 0
+    waiting = {spec.target: len(store.pending_deliveries(spec.target)) for spec in digest_jobs}
+    alerts = sum(len(store.pending_deliveries(a.id, "alert")) for a in config.audiences if a.alerts)
+    pending = sum(waiting.values()) + alerts
+    if not pending:
+        return JobResult("ok", {"pending": 0})
+    if not os.environ.get("VEILLE_SMTP_URL", "").strip():
+        return JobResult("skipped", {"pending": pending}, tr(
+            "VEILLE_SMTP_URL non définie : rien à réessayer (les briefs sont écrits en .eml)",
+            "VEILLE_SMTP_URL not set: nothing to retry (digests are written as .eml)"))
+    sent = 0
     errors = []
     for spec in digest_jobs:
-        if spec.target not in pending:
-            continue
-        result = send_digest(config, store, spec, now=spec.last_fire(now))
-        sent += result.counts.get("sent") or 0
-        if result.outcome == "error" or result.counts.get("pending"):
-            failed += 1
-            errors.append(f"{spec.target}: {result.error or 'pending'}")
-    counts = {"audiences": len(pending), "sent": sent, "still_pending": failed}
-    return JobResult("pending" if failed else "ok", counts, "; ".join(errors) or None)
+        if waiting[spec.target]:
+            result = send_digest(config, store, spec, now=spec.last_fire(now) or now)
+            sent += result.counts.get("sent") or 0
+            if result.error:
+                errors.append(f"{spec.target}: {result.error}")
+    if alerts:
+        counts = send_alerts(config, store)
+        sent += counts["alerts_sent"]
+    left = sum(len(store.pending_deliveries(spec.target)) for spec in digest_jobs) + sum(
+        len(store.pending_deliveries(a.id, "alert")) for a in config.audiences if a.alerts)
+    return JobResult("pending" if left else "ok", {"pending": pending, "sent": sent, "still_pending": left},
+                     "; ".join(errors) or None)
 
 
 def housekeeping(config: Config, store: Store, now: datetime | None = None) -> JobResult:

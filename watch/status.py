@@ -61,4 +61,14 @@ def scheduler_status(config: Config, store: Store, now: datetime | None = None) 
             "http": row.get("last_status"), "failures": row.get("failures") or 0,
             "backoff_until": backoff if backoff and backoff > now.isoformat() else None,
             "error": row.get("last_error"), "warning": row.get("warning"), "items": row.get("items") or 0})
+    last = {row["audience"]: row for row in store.digest_overview()}
+    jobs = {job["job"]: job for job in status.jobs}
+    for audience in config.audiences:
+        job = jobs.get(f"digest:{audience.id}") or {}
+        row = last.get(audience.id) or {"audience": audience.id}
+        status.digests.append({
+            "audience": audience.id, "schedule": job.get("schedule"), "next_run": job.get("next_run"),
+            "period": row.get("period"), "status": row.get("status"), "items": row.get("items"),
+            "sent_at": row.get("sent_at"), "sent": row.get("sent") or 0, "pending": row.get("pending") or 0,
+            "failed": row.get("failed") or 0, "attempts": row.get("attempts") or 0, "error": row.get("last_error")})
     return status
