@@ -142,7 +142,7 @@ def test_second_scheduler_refuses_while_analysts_commands_keep_working(server, t
     assert veille(other, "run").returncode == 2
 
     # An analyst collects, lists and checks the status while the scheduler writes every second.
-    for _ in range(3):
+    for _ in range(2):
         collected = veille(config, "collect", "--no-classify", "--format", "json")
         assert collected.returncode == 0, collected.stderr
         assert {row["source"] for row in json.loads(collected.stdout)} == {"a", "b"}
@@ -416,3 +416,45 @@ def test_a_digest_whose_time_passes_while_the_scheduler_is_frozen_is_caught_up_o
     run.wait_for(2, job="digest:direction", outcome=first["outcome"])
     assert run.stop() == 0
     assert len(run.lines(job="digest:direction", outcome="missed")) == 1  # two missed times, one catch-up
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc (Linux)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(
+                    int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
+def test_sigterm_during_classification_stops_its_process_and_leaves_no_orphan(server, tmp_path, runs):
+    server.add("/many.xml", rss(*(rss_item(n, f"Veloce lance le modèle {n} à batterie LFP") for n in range(300))))
+    config = write_config(tmp_path, [{"id": "many", "url": server.url("/many.xml"), "schedule": {"every": "1h"}}],
+                          FAST)
+    run = runs(config)
+    run.wait_for(job="collect:many", outcome="ok", new="300")
+    deadline = time.monotonic() + 20
+    while not (children := descendants(run.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children, "the classification runs in a child process"
+    started = time.monotonic()
+    assert run.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 10  # the pass is stopped, not waited for
+    assert run.lines(job="classify", outcome="interrupted")
+    time.sleep(0.5)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # no orphan
+    with sqlite3.connect(tmp_path / "veille.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("select count(*) from items").fetchone()[0] == 300
+        # Whatever was classified was written whole (one transaction per chunk): language with the labels.
+        assert db.execute("select count(*) from items where classified_at is not null and lang is null").fetchone()[0] == 0

@@ -7,9 +7,12 @@ neighbours without loading spaCy, and a crawl is always a child process (the sch
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
-import multiprocessing.connection
+import pickle
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,39 +53,70 @@ def collect_source(config: Config, store: Store, spec: JobSpec, stop: threading.
 
 
 def classify_items(config: Config, store: Store, stop: threading.Event) -> JobResult:
-    """Classify what is waiting, in a child process that a stop terminates.
+    """Classify what is waiting, in a child process that a stop terminates, then same-day alerts.
 
     The child holds the spaCy pipelines (hundreds of MB) only for the pass, so the scheduler stays small however
     long it runs; a SIGTERM there loses nothing written (each chunk of results is one transaction, and the items
-    left are classified by the next pass).
+    left are classified by the next pass). It runs in its own session, so that stopping it reaches the processes it
+    may start for a large batch, and a Ctrl-C in the terminal reaches the scheduler only.
     """
     if not store.items_to_classify():
         return JobResult("ok", {"classified": 0})  # nothing new: no pipelines to load, no stories to regroup
-    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_classify_in_child, args=(config, str(store.path), sender),
-                            name="veille-classify", daemon=False)
-    child.start()
-    sender.close()
-    while not multiprocessing.connection.wait([child.sentinel], timeout=0.5):
-        if stop.is_set():
-            child.terminate()
-            child.join(10)
-            if child.is_alive():
-                child.kill()
-                child.join()
-            return JobResult("interrupted", error=tr("classement arrêté (SIGTERM) ; repris au prochain passage",
-                                                     "classification stopped (SIGTERM); resumed at the next pass"))
-    child.join()
-    answer = receiver.recv() if receiver.poll() else {"error": tr(
-        f"le processus de classement s'est arrêté (code {child.exitcode})",
-        f"the classification process ended (exit code {child.exitcode})")}
-    receiver.close()
+    child = subprocess.Popen([sys.executable, "-m", "watch.jobs", "classify", str(store.path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # Pickled, not re-read from sources.yaml: the file may have changed since (or be invalid, the old schedule kept).
+    pending_input: bytes | None = pickle.dumps(config)
+    while True:
+        try:
+            out, err = child.communicate(pending_input, timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            pending_input = None  # sent with the first call
+            if stop.is_set():
+                _stop_group(child)
+                return JobResult("interrupted", error=tr("classement arrêté (SIGTERM) ; repris au prochain passage",
+                                                         "classification stopped (SIGTERM); resumed at the next pass"))
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        last = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
+        answer = {"error": tr(f"le processus de classement s'est arrêté (code {child.returncode}) : {last}",
+                              f"the classification process ended (exit code {child.returncode}): {last}")}
     if "error" in answer:
         return JobResult("error", error=answer["error"])
     if answer["classified"] and any(audience.alerts for audience in config.audiences):
         answer.update(send_alerts(config, store))
     return JobResult("ok", answer)
+
+
+def _stop_group(child: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM to the child's session, SIGKILL after `grace` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            return
+        try:
+            child.communicate(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _classify_main(database: str) -> int:
+    """`python -m watch.jobs classify DB`: the pickled configuration on stdin, the counts as JSON on stdout."""
+    config = pickle.loads(sys.stdin.buffer.read())  # from the parent scheduler only
+    try:
+        from nlp.stage import classify
+
+        with Store.open(database) as store:
+            report = classify(config, store)
+    except Exception as exc:  # said to the parent, which records it as the job's error
+        print(json.dumps({"error": str(exc) or type(exc).__name__}))
+        return 1
+    print(json.dumps({"classified": report.classified, "scored": report.scored, "stories": report.stories}))
+    return 0
 
 
 def send_alerts(config: Config, store: Store) -> dict[str, int]:
@@ -171,3 +205,7 @@ def housekeeping(config: Config, store: Store, now: datetime | None = None) -> J
     fetches = store.prune_fetches(now - timedelta(days=config.scheduler.fetches_retention_days))
     store.optimize()
     return JobResult("ok", {"snapshots_deleted": snapshots, "notes_expired": notes, "fetches_deleted": fetches})
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["classify"]:
+    sys.exit(_classify_main(sys.argv[2]))

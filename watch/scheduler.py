@@ -430,6 +430,8 @@ class Scheduler:
         with self._lock:
             self._classify_pending = True
             self._classify_triggers.append(collect_job)
+            if self._classifying:
+                return  # the running pass loops once more
         if "classify" in self.specs:
             self._aps.modify_job("classify", next_run_time=now())
 
