@@ -1,21 +1,26 @@
 """Collection: choose the sources to read and hand each to the collector of its kind.
 
-The one entry function is `collect`; the scheduler and the CLI call it. Feeds are read by `watch.feeds`.
+The one entry function is `collect`; the scheduler and the CLI call it. Feeds are read by `watch.feeds`; spider
+sources are crawled by `spiders` in child processes (`spiders.jobs`): this module never imports Scrapy or Twisted,
+so neither does the scheduler. One small function per kind of source.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from watch.config import Config
+from spiders.jobs import CrawlJob, job_for_source, run_crawl
+from watch.config import Config, Source, selector_problem
 from watch.errors import UsageError
 from watch.feeds import FeedTarget, read_feeds
 from watch.i18n import tr
-from watch.models import FetchOutcome, utcnow
+from watch.models import FetchOutcome, backoff_seconds, utcnow
 from watch.store import Store
 
 
@@ -43,10 +48,13 @@ def adhoc_source_id(url: str) -> str:
 
 
 def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: Sequence[str] = (), *,
-            progress: Callable[[FetchOutcome], None] | None = None) -> CollectReport:
+            follow: str | None = None, progress: Callable[[FetchOutcome], None] | None = None,
+            stop: threading.Event | None = None) -> CollectReport:
     """Collect the named sources (all configured ones when none is named and no URL is given) and ad-hoc URLs.
 
-    Named sources are fetched even while in backoff; a run over everything respects backoff.
+    Ad-hoc URLs are feeds, or listing pages crawled for the links `follow` selects. Named sources are fetched even
+    while in backoff; a run over everything respects backoff. Setting `stop` ends the running crawls (SIGTERM,
+    then SIGKILL after a grace period): what they found is kept and the outcome recorded; no new crawl starts.
     """
     known = [s.id for s in config.sources]
     for source_id in source_ids:
@@ -59,24 +67,119 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
         if not re.match(r"^https?://[^\s/]+", url):
             raise UsageError(tr(f"URL invalide {url!r} : seules les adresses http(s) sont collectées",
                                 f"invalid URL {url!r}: only http(s) addresses are collected"))
+    if follow is not None and (problem := selector_problem(follow)):
+        raise UsageError(f"--follow: {problem}")
     store.sync_sources(config.sources)
     chosen = [s for s in config.sources if s.id in source_ids] if source_ids or urls else list(config.sources)
+    force = bool(source_ids or urls)
+    by_kind: dict[str, list[Source]] = {}
+    for source in chosen:
+        by_kind.setdefault(source.kind, []).append(source)
 
     report = CollectReport()
-    targets = []
-    for source in chosen:
-        if source.kind == "feed":
-            targets.append(FeedTarget(source.id, source.url or "", "feed", source.language))
-        else:
-            skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
-                f"les sources de type {source.kind} ne sont pas encore collectées par cette version",
-                f"{source.kind} sources are not collected by this version yet"))
-            report.outcomes.append(skipped)
-            if progress:
-                progress(skipped)
+    report.outcomes.extend(_not_collected_yet([s for kind, sources in by_kind.items() if kind not in ("feed", "spider")
+                                               for s in sources], progress))
+    feed_urls = [] if follow else list(urls)
+    report.outcomes.extend(_collect_feeds(config, store, by_kind.get("feed", []), feed_urls, force, progress, stop))
+    jobs = _spider_jobs(config, store, by_kind.get("spider", []), force, report, progress)
+    if follow:
+        jobs += [_adhoc_job(config, store, url, follow) for url in urls]
+    report.outcomes.extend(run_crawls(config, store, jobs, progress, stop))
+    return report
+
+
+def _not_collected_yet(sources: list[Source], progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    outcomes = []
+    for source in sources:
+        skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
+            f"les sources de type {source.kind} ne sont pas encore collectées par cette version",
+            f"{source.kind} sources are not collected by this version yet"))
+        outcomes.append(skipped)
+        if progress:
+            progress(skipped)
+    return outcomes
+
+
+def _collect_feeds(config: Config, store: Store, sources: list[Source], urls: list[str], force: bool,
+                   progress: Callable[[FetchOutcome], None] | None,
+                   stop: threading.Event | None) -> list[FetchOutcome]:
+    """Feeds and ad-hoc feed URLs, read concurrently; then the full text of new entries where asked."""
+    targets = [FeedTarget(s.id, s.url or "", "feed", s.language) for s in sources]
     for url in urls:
         source_id = adhoc_source_id(url)
         store.ensure_source(source_id, urlsplit(url).hostname or url, "adhoc", url)
         targets.append(FeedTarget(source_id, url, "adhoc", None))
-    report.outcomes.extend(read_feeds(targets, store, config.collect, force=bool(source_ids or urls), progress=progress))
-    return report
+    outcomes = read_feeds(targets, store, config.collect, force=force, progress=progress)
+    fulltext = {s.id: s for s in sources if s.fulltext}
+    jobs = []
+    for outcome in outcomes:
+        source = fulltext.get(outcome.source_id)
+        if source is not None and outcome.outcome == "ok" and (outcome.new or outcome.updated):
+            pages = [{"item_id": row["id"], "url": row["url"]}
+                     for row in store.items_needing_text(source.id, outcome.started_at)]
+            if pages:
+                jobs.append(job_for_source(config, source, store.path, pages=pages, origin="feed"))
+    for job, crawled in zip(jobs, run_crawls(config, store, jobs, None, stop, health=False)):
+        feed = next(o for o in outcomes if o.source_id == job.source_id)
+        note = tr(f"texte intégral : {crawled.updated}/{len(job.pages)} page(s)",
+                  f"full text: {crawled.updated}/{len(job.pages)} page(s)")
+        feed.warning = "; ".join(filter(None, [feed.warning, note, crawled.error, crawled.warning]))
+        feed.pages = crawled.pages
+    return outcomes
+
+
+def _spider_jobs(config: Config, store: Store, sources: list[Source], force: bool, report: CollectReport,
+                 progress: Callable[[FetchOutcome], None] | None) -> list[CrawlJob]:
+    """One crawl per spider source; a source backing off after failures waits (unless named)."""
+    jobs = []
+    now = utcnow().isoformat()
+    states = store.source_states()
+    for source in sources:
+        state = states.get(source.id) or {}
+        if not force and state.get("next_attempt_at") and state["next_attempt_at"] > now:
+            skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
+                f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
+                f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}"))
+            report.outcomes.append(skipped)
+            if progress:
+                progress(skipped)
+            continue
+        jobs.append(job_for_source(config, source, store.path))
+    return jobs
+
+
+def _adhoc_job(config: Config, store: Store, url: str, follow: str) -> CrawlJob:
+    """`veille collect --url URL --follow SELECTOR`: a listing not in the configuration, origin adhoc."""
+    source_id = adhoc_source_id(url)
+    host = urlsplit(url).hostname or url
+    store.ensure_source(source_id, host, "adhoc", url)
+    source = Source(id=source_id, name=host, kind="spider", url=url, follow=follow, language="fr")
+    return CrawlJob(source=source.model_dump(mode="json"), spider="listing", db=str(store.path), origin="adhoc",
+                    collect=config.collect.model_dump(mode="json"), budget=config.collect.crawl_budget)
+
+
+def run_crawls(config: Config, store: Store, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None,
+               stop: threading.Event | None, *, health: bool = True) -> list[FetchOutcome]:
+    """Run crawls in child processes, a few at once; record each outcome in `fetches`, in the jobs' order.
+
+    `health=False` records them without moving the sources' state (a feed's full-text pass is not the feed).
+    """
+    if not jobs:
+        return []
+
+    def one(job: CrawlJob) -> FetchOutcome:
+        if stop is not None and stop.is_set():
+            return FetchOutcome(job.source_id, job.source.get("url") or "", utcnow(), outcome="stopped",
+                                error=tr("non lancée : arrêt demandé", "not started: stop requested"))
+        return run_crawl(job, stop=stop)
+
+    results: dict[int, FetchOutcome] = {}
+    with ThreadPoolExecutor(config.collect.crawl_processes, thread_name_prefix="veille-crawl") as pool:
+        futures = {pool.submit(one, job): index for index, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            outcome = results[futures[future]] = future.result()
+            # Recorded here, in the caller's thread: the store's connection is not shared across threads.
+            store.record_fetch(outcome, backoff_seconds, update_source=health)
+            if progress:
+                progress(outcome)
+    return [results[index] for index in range(len(jobs))]
