@@ -99,13 +99,22 @@ def _main_text(tree: lxml.html.HtmlElement, url: str, description: str) -> tuple
     except Exception:  # trafilatura on hostile HTML: fall back rather than lose the page
         text = None
     if text and len(text.strip()) >= MIN_TEXT:
-        return text.strip(), "trafilatura"
+        return _without_heading(text.strip(), tree), "trafilatura"
     fallback = _paragraphs(tree)
     if fallback:
         return fallback, "fallback"
     if description:
         return description, "description"
     return "", ""
+
+
+def _without_heading(text: str, tree: lxml.html.HtmlElement) -> str:
+    """The text without its first line when that line is the page's <h1>: the title is stored apart."""
+    first, _, rest = text.partition("\n")
+    heading = tree.find(".//h1")
+    if rest and heading is not None and _SPACES.sub(" ", heading.text_content()).strip() == first.strip():
+        return rest.strip()
+    return text
 
 
 def _paragraphs(tree: lxml.html.HtmlElement) -> str:

@@ -195,7 +195,8 @@ def _problem_summary(problems: list[dict[str, Any]]) -> list[str]:
 # -- running a job in its child process ----------------------------------------------------------------------
 
 
-def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str | None = None) -> FetchOutcome:
+def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str | None = None,
+              allowance: float = STARTUP_ALLOWANCE_S, grace: float = GRACE_S) -> FetchOutcome:
     """Run one crawl in a child process and return what it did; never raises for what the crawl met.
 
     The child has the job's time budget (it stops itself then, keeping what it found) plus a start-up allowance;
@@ -218,7 +219,7 @@ def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str
                 outcome.outcome, outcome.error = "error", tr(f"collecte impossible à lancer : {exc}",
                                                              f"crawl could not start: {exc}")
                 return outcome
-            killed = _supervise(child, job.budget + STARTUP_ALLOWANCE_S, stop)
+            killed = _supervise(child, job.budget + allowance, stop, grace)
         log_tail = _last_error((folder / "crawl.log").read_text(encoding="utf-8", errors="replace"))
         summarise(job, read_events(job.events), outcome, exit_code=child.returncode, killed=killed, log_tail=log_tail)
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
@@ -228,7 +229,7 @@ def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str
     return outcome
 
 
-def _supervise(child: subprocess.Popen, deadline_s: float, stop: threading.Event | None) -> str:
+def _supervise(child: subprocess.Popen, deadline_s: float, stop: threading.Event | None, grace: float) -> str:
     """Wait for the child; '' when it ended by itself, 'stop' or 'timeout' when it had to be ended."""
     deadline = time.monotonic() + deadline_s
     try:
@@ -240,16 +241,16 @@ def _supervise(child: subprocess.Popen, deadline_s: float, stop: threading.Event
                 pass
             reason = "stop" if stop is not None and stop.is_set() else "timeout" if time.monotonic() > deadline else ""
             if reason:
-                _terminate(child)
+                _terminate(child, grace)
                 return reason
     except BaseException:  # Ctrl-C or an error in the caller: the child, in its own session, must not outlive it
-        _terminate(child)
+        _terminate(child, grace)
         raise
 
 
-def _terminate(child: subprocess.Popen) -> None:
+def _terminate(child: subprocess.Popen, grace: float) -> None:
     """SIGTERM (Scrapy closes the crawl cleanly), then SIGKILL after the grace period."""
-    for sig, wait in ((signal.SIGTERM, GRACE_S), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(child.pid, sig)  # its own session: the child and anything it started
         except ProcessLookupError:

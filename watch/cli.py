@@ -327,6 +327,16 @@ def init(directory: Path, force: bool) -> None:
                   f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
 
 
+def _latest_by_origin(items: list[dict]) -> list[dict]:
+    """One row per origin (feed, spider, page_change, offline…): how many items and the latest one."""
+    rows: dict[str, dict] = {}
+    for item in items:  # newest first
+        row = rows.setdefault(item["origin"], {"origin": item["origin"], "items": 0, "source": item["source"],
+                                               "latest": (item["title"] or "")[:70]})
+        row["items"] += 1
+    return list(rows.values())
+
+
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
@@ -361,11 +371,13 @@ def demo(obj: Context, serve: bool, port: int) -> None:
             classified = run_classification(config, store, console=err)
             counts = store.counts()
             latest = store.items(limit=5)
+            by_origin = _latest_by_origin(store.items())
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
                  "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
         emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
+        emit(by_origin, "table", title=tr("Par origine (flux, robot, …)", "By origin (feed, spider, …)"))
         click.echo(tr(
             f"{report.new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
             f"{counts['items']} articles de "
