@@ -18,7 +18,9 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-# A trafilatura text shorter than this is mostly menu words on a page without an article: the fallback decides.
+# trafilatura's text is taken as it is from this length on (its own threshold for a main text); below it, the
+# paragraphs outside the page furniture are preferred, and a text shorter than MIN_TEXT is menu words, not an article.
+TRUSTED_TEXT = 250
 MIN_TEXT = 80
 FUTURE_SLACK = timedelta(minutes=5)  # clocks of servers and ours differ a little
 DATE_META = (
@@ -98,11 +100,15 @@ def _main_text(tree: lxml.html.HtmlElement, url: str, description: str) -> tuple
         text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False)
     except Exception:  # trafilatura on hostile HTML: fall back rather than lose the page
         text = None
-    if text and len(text.strip()) >= MIN_TEXT:
-        return _without_heading(text.strip(), tree), "trafilatura"
+    text = _without_heading(text.strip(), tree) if text else ""
+    if len(text) >= TRUSTED_TEXT:
+        return text, "trafilatura"
+    # A short result: menu words on a page without an article, or a short release trafilatura cut into.
     fallback = _paragraphs(tree)
     if fallback:
         return fallback, "fallback"
+    if len(text) >= MIN_TEXT:
+        return text, "trafilatura"
     if description:
         return description, "description"
     return "", ""

@@ -69,8 +69,8 @@ class CrawlJob:
 def job_for_source(config: Config, source: Source, db: str | os.PathLike, **options: Any) -> CrawlJob:
     """The job that crawls a configured source (kind: spider), with the configuration's network settings."""
     where = source_locations(config, source.id, ("follow", "next_page", "sitemap", "spider"))
-    return CrawlJob(source=source.model_dump(mode="json"), spider=source.spider_name, db=str(db),
-                    collect=config.collect.model_dump(mode="json"),
+    options.setdefault("spider", source.spider_name)
+    return CrawlJob(source=source.model_dump(mode="json"), db=str(db), collect=config.collect.model_dump(mode="json"),
                     budget=source.time_budget or config.collect.crawl_budget, where=where, **options)
 
 

@@ -32,7 +32,11 @@ def test_demo_collects_the_sector_with_recent_items_and_history(tmp_path, monkey
         items = store.items()
         fetches = list(store.db["fetches"].rows)
     assert len(items) >= 100 and {i["lang"] for i in items} >= {"fr", "en"}
-    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 8
+    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 9
+    crawled = [i for i in items if i["source"] == "rouleo-site"]
+    assert len(crawled) == 8 and {i["origin"] for i in crawled} == {"spider"}, "the competitor site, page by page"
+    assert all(len(i["text"]) > 150 and "Accueil" not in i["text"] and not i["published_estimated"] for i in crawled)
+    assert "spider" in result.stdout and "rouleo-site" in result.stdout
     now = datetime.now(timezone.utc)
     published = [datetime.fromisoformat(i["published_at"]) for i in items]
     assert all(p <= now for p in published)

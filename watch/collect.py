@@ -11,7 +11,7 @@ import difflib
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -79,12 +79,17 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
     report = CollectReport()
     report.outcomes.extend(_not_collected_yet([s for kind, sources in by_kind.items() if kind not in ("feed", "spider")
                                                for s in sources], progress))
-    feed_urls = [] if follow else list(urls)
-    report.outcomes.extend(_collect_feeds(config, store, by_kind.get("feed", []), feed_urls, force, progress, stop))
     jobs = _spider_jobs(config, store, by_kind.get("spider", []), force, report, progress)
     if follow:
         jobs += [_adhoc_job(config, store, url, follow) for url in urls]
-    report.outcomes.extend(run_crawls(config, store, jobs, progress, stop))
+    with Crawls(config, store, stop) as crawls:
+        crawls.start(jobs)  # child processes crawl while the feeds are read
+        feeds = _collect_feeds(config, store, by_kind.get("feed", []), [] if follow else list(urls), force, progress)
+        fulltext = _fulltext_jobs(config, store, by_kind.get("feed", []), feeds)
+        crawls.start(fulltext)
+        report.outcomes.extend(feeds)
+        report.outcomes.extend(crawls.finish(jobs, progress))
+        _merge_fulltext(feeds, fulltext, crawls.finish(fulltext, None, health=False))
     return report
 
 
@@ -101,15 +106,18 @@ def _not_collected_yet(sources: list[Source], progress: Callable[[FetchOutcome],
 
 
 def _collect_feeds(config: Config, store: Store, sources: list[Source], urls: list[str], force: bool,
-                   progress: Callable[[FetchOutcome], None] | None,
-                   stop: threading.Event | None) -> list[FetchOutcome]:
-    """Feeds and ad-hoc feed URLs, read concurrently; then the full text of new entries where asked."""
+                   progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    """Feeds and ad-hoc feed URLs, read concurrently."""
     targets = [FeedTarget(s.id, s.url or "", "feed", s.language) for s in sources]
     for url in urls:
         source_id = adhoc_source_id(url)
         store.ensure_source(source_id, urlsplit(url).hostname or url, "adhoc", url)
         targets.append(FeedTarget(source_id, url, "adhoc", None))
-    outcomes = read_feeds(targets, store, config.collect, force=force, progress=progress)
+    return read_feeds(targets, store, config.collect, force=force, progress=progress)
+
+
+def _fulltext_jobs(config: Config, store: Store, sources: list[Source], outcomes: list[FetchOutcome]) -> list[CrawlJob]:
+    """`fulltext: true` feeds: a crawl of the pages of the entries this reading added or changed."""
     fulltext = {s.id: s for s in sources if s.fulltext}
     jobs = []
     for outcome in outcomes:
@@ -118,14 +126,18 @@ def _collect_feeds(config: Config, store: Store, sources: list[Source], urls: li
             pages = [{"item_id": row["id"], "url": row["url"]}
                      for row in store.items_needing_text(source.id, outcome.started_at)]
             if pages:
-                jobs.append(job_for_source(config, source, store.path, pages=pages, origin="feed"))
-    for job, crawled in zip(jobs, run_crawls(config, store, jobs, None, stop, health=False)):
-        feed = next(o for o in outcomes if o.source_id == job.source_id)
-        note = tr(f"texte intégral : {crawled.updated}/{len(job.pages)} page(s)",
-                  f"full text: {crawled.updated}/{len(job.pages)} page(s)")
-        feed.warning = "; ".join(filter(None, [feed.warning, note, crawled.error, crawled.warning]))
-        feed.pages = crawled.pages
-    return outcomes
+                jobs.append(job_for_source(config, source, store.path, pages=pages, origin="feed", spider="fulltext"))
+    return jobs
+
+
+def _merge_fulltext(feeds: list[FetchOutcome], jobs: list[CrawlJob], crawled: list[FetchOutcome]) -> None:
+    """What a full-text pass did is told on its feed's line."""
+    for job, outcome in zip(jobs, crawled):
+        feed = next(o for o in feeds if o.source_id == job.source_id)
+        note = tr(f"texte intégral : {outcome.updated}/{len(job.pages)} page(s)",
+                  f"full text: {outcome.updated}/{len(job.pages)} page(s)")
+        feed.warning = "; ".join(filter(None, [feed.warning, note, outcome.error, outcome.warning]))
+        feed.pages = outcome.pages
 
 
 def _spider_jobs(config: Config, store: Store, sources: list[Source], force: bool, report: CollectReport,
@@ -158,28 +170,44 @@ def _adhoc_job(config: Config, store: Store, url: str, follow: str) -> CrawlJob:
                     collect=config.collect.model_dump(mode="json"), budget=config.collect.crawl_budget)
 
 
-def run_crawls(config: Config, store: Store, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None,
-               stop: threading.Event | None, *, health: bool = True) -> list[FetchOutcome]:
-    """Run crawls in child processes, a few at once; record each outcome in `fetches`, in the jobs' order.
+class Crawls:
+    """Crawls in child processes, a few at once (`collect.crawl_processes`), started early and recorded at the end.
 
-    `health=False` records them without moving the sources' state (a feed's full-text pass is not the feed).
+    Each outcome is recorded in `fetches` from the caller's thread: the store's connection is not shared across
+    threads, and the child processes write their items through connections of their own.
     """
-    if not jobs:
-        return []
 
-    def one(job: CrawlJob) -> FetchOutcome:
-        if stop is not None and stop.is_set():
+    def __init__(self, config: Config, store: Store, stop: threading.Event | None):
+        self.store = store
+        self.stop = stop
+        self.pool = ThreadPoolExecutor(config.collect.crawl_processes, thread_name_prefix="veille-crawl")
+        self.running: dict[int, Future[FetchOutcome]] = {}
+
+    def __enter__(self) -> Crawls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def start(self, jobs: list[CrawlJob]) -> None:
+        for job in jobs:
+            self.running[id(job)] = self.pool.submit(self._run, job)
+
+    def _run(self, job: CrawlJob) -> FetchOutcome:
+        if self.stop is not None and self.stop.is_set():
             return FetchOutcome(job.source_id, job.source.get("url") or "", utcnow(), outcome="stopped",
                                 error=tr("non lancée : arrêt demandé", "not started: stop requested"))
-        return run_crawl(job, stop=stop)
+        return run_crawl(job, stop=self.stop)
 
-    results: dict[int, FetchOutcome] = {}
-    with ThreadPoolExecutor(config.collect.crawl_processes, thread_name_prefix="veille-crawl") as pool:
-        futures = {pool.submit(one, job): index for index, job in enumerate(jobs)}
+    def finish(self, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None, *,
+               health: bool = True) -> list[FetchOutcome]:
+        """Wait for these crawls; record each as it ends. `health=False` leaves the sources' state alone (a feed's
+        full-text pass says nothing of the feed)."""
+        futures = {self.running[id(job)]: index for index, job in enumerate(jobs)}
+        results: dict[int, FetchOutcome] = {}
         for future in as_completed(futures):
             outcome = results[futures[future]] = future.result()
-            # Recorded here, in the caller's thread: the store's connection is not shared across threads.
-            store.record_fetch(outcome, backoff_seconds, update_source=health)
+            self.store.record_fetch(outcome, backoff_seconds, update_source=health)
             if progress:
                 progress(outcome)
-    return [results[index] for index in range(len(jobs))]
+        return [results[index] for index in range(len(jobs))]
