@@ -25,7 +25,7 @@ class FullTextSpider(SourceSpider):
         for page in self.job.pages:
             yield self.article_request(page["url"], item_id=page["item_id"])
 
-    def parse_article(self, response: scrapy.http.Response) -> Any:
-        item = self.article_item(response, item_id=response.meta["item_id"])
+    async def parse_article(self, response: scrapy.http.Response) -> AsyncIterator[dict[str, Any]]:
+        item = await self.article_item_async(response, item_id=response.meta["item_id"])
         if item is not None and item["text"]:
             yield {"item_id": item["item_id"], "text": item["text"], "url": item["url"]}

@@ -91,8 +91,8 @@ class NewsSitemapSpider(ListingSpider):
         entries.sort(key=lambda e: e["date"].timestamp() if e.get("date") else 0, reverse=True)
         yield from self._articles([(response.urljoin(e["loc"]), e.get("date")) for e in entries])
 
-    def parse_article(self, response: scrapy.http.Response) -> Iterable[dict[str, Any]]:
-        item = self.article_item(response)
+    async def parse_article(self, response: scrapy.http.Response) -> AsyncIterator[dict[str, Any]]:
+        item = await self.article_item_async(response)
         if item is not None:
             item["title"] = item["title"] or self.sitemap_titles.get(response.url, "")
             yield item

@@ -366,11 +366,14 @@ def test_scrapy_list_and_scrapy_crawl_work_from_the_repository(server, tmp_path)
     server.add("/news/", listing('<a class="a" href="/news/1.html">Un</a>'), content_type=HTML)
     server.add("/news/1.html", article(1), content_type=HTML)
     path = spider_config(tmp_path, [{"id": "site", "url": server.url("/news/"), "follow": "a.a"}])
-    crawled = subprocess.run([str(Path(sys.executable).parent / "scrapy"), "crawl", "listing", "-a", "source=site"],
+    # -s: Scrapy's own way to set a setting; here extraction goes to a worker process from the first article.
+    crawled = subprocess.run([str(Path(sys.executable).parent / "scrapy"), "crawl", "listing", "-a", "source=site",
+                              "-s", "EXTRACT_PROCESSES=1", "-s", "EXTRACT_PROCESSES_FROM=1"],
                              capture_output=True, text=True, cwd=REPO, timeout=60,
                              env={**os.environ, "VEILLE_CONFIG": str(path)})
     assert crawled.returncode == 0, crawled.stderr[-2000:]
     with Store.open(tmp_path / "veille.db") as store:
-        assert [i["title"] for i in store.items()] == ["Article 1"]
+        (item,) = store.items()
+        assert item["title"] == "Article 1" and "nouvelle gamme de vélos cargo" in item["text"]
         (fetch,) = fetches(store, "site")
     assert fetch["outcome"] == "ok" and fetch["new"] == 1 and fetch["pages"] == 2
