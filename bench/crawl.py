@@ -91,6 +91,27 @@ def listing_path(page: int) -> str:
     return "/news/" if page == 1 else f"/news/page/{page}/"
 
 
+_CSS = "".join(f".c{n}{{margin:{n % 7}px;padding:{n % 5}px {n % 3}px;color:#{n * 7919 % 0xFFFFFF:06x}}}" for n in range(120))
+_ICON = ('<svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2C6.5 2 2 6.5 2 12s4.5 10 '
+         '10 10 10-4.5 10-10S17.5 2 12 2zm0 18c-4.4 0-8-3.6-8-8s3.6-8 8-8 8 3.6 8 8-3.6 8-8 8z"/></svg>')
+
+
+def _weight(index: int, lang: str) -> tuple[str, str]:
+    """What makes real pages heavy without being the article: inline CSS, a state script, a mega-menu, a footer.
+
+    About 18 KB a page; the HTML of news sites (before external scripts and images) often weighs more.
+    """
+    state = json.dumps({"page": {"id": index, "lang": lang, "section": "news", "tags": [f"t{n}" for n in range(40)]},
+                        "ads": [{"slot": f"slot-{n}", "sizes": [[300, 250], [728, 90]]} for n in range(12)]})
+    head = f"<style>{_CSS}</style><script>window.__STATE__ = {state};</script>"
+    sections = ("Industrie", "Marché", "Distribution", "Politiques", "Technologie") if lang == "fr" else \
+        ("Industry", "Market", "Retail", "Policy", "Technology")
+    mega = "".join(f'<li class="c{n}"><span>{name}</span><ul>' + "".join(
+        f'<li><a href="/{name.lower()}/{k}/">{name} {k}</a></li>' for k in range(10)) + "</ul></li>"
+        for n, name in enumerate(sections))
+    return head, f'<nav class="mega"><ul>{mega}</ul></nav>'
+
+
 def _menu(lang: str) -> str:
     labels = (["Accueil", "Industrie", "Marché", "Distribution", "Politiques publiques", "Technologie", "Cargo",
                "Vidéos", "Podcasts", "Événements", "Emploi", "Annonces", "Abonnement", "Newsletter", "Contact"]
@@ -121,12 +142,13 @@ def article_page(index: int, articles: list[dict]) -> bytes:
         if n == 1:
             body.append(read_also)
     date_label = a["published"].strftime("%d/%m/%Y %H:%M") if fr else a["published"].strftime("%B %d, %Y")
-    share = (f'<div class="share"><span>{"Partager" if fr else "Share"}</span> <a href="#">Facebook</a> '
-             '<a href="#">LinkedIn</a> <a href="#">X</a> <a href="#">E-mail</a></div>')
+    share = (f'<div class="share"><span>{"Partager" if fr else "Share"}</span> <a href="#">{_ICON}Facebook</a> '
+             f'<a href="#">{_ICON}LinkedIn</a> <a href="#">{_ICON}X</a> <a href="#">{_ICON}E-mail</a></div>')
+    heavy_head, mega = _weight(index, a["lang"])
     newsletter = (f'<section class="newsletter"><h2>{"La lettre du vélo" if fr else "The bike letter"}</h2>'
                   f'<p>{"Chaque vendredi, le meilleur de la semaine dans votre boîte." if fr else "Every Friday, the best of the week in your inbox."}</p>'
                   '<form><input type="email"><button>OK</button></form></section>')
-    footer = (f'<footer><ul>{_menu(a["lang"])}</ul><p>© 2025 {"Le Journal du Cycle" if fr else "Cycle Business"} – '
+    footer = (f'<footer>{mega}<ul>{_menu(a["lang"])}</ul><p>© 2025 {"Le Journal du Cycle" if fr else "Cycle Business"} – '
               f'{"Mentions légales · Confidentialité · Cookies · Plan du site" if fr else "Legal · Privacy · Cookies · Sitemap"}</p></footer>')
     comments = f'<div class="comments"><h3>{rng.randint(0, 40)} {"commentaires" if fr else "comments"}</h3></div>'
     ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": a["title"],
@@ -135,7 +157,7 @@ def article_page(index: int, articles: list[dict]) -> bytes:
     head = (f'<meta charset="utf-8"><title>{esc(a["title"])} | {"Le Journal du Cycle" if fr else "Cycle Business"}</title>'
             f'<meta name="viewport" content="width=device-width"><meta property="og:title" content="{esc(a["title"])}">'
             '<link rel="stylesheet" href="/static/site.css"><script src="/static/ads.js" async></script>'
-            "<script>window.dataLayer=window.dataLayer||[];dataLayer.push({'event':'pageview'});</script>")
+            "<script>window.dataLayer=window.dataLayer||[];dataLayer.push({'event':'pageview'});</script>" + heavy_head)
     if template == 0:  # a WordPress-like page: <article>, JSON-LD
         head += f'<script type="application/ld+json">{ld}</script>'
         main = (f'<main id="main"><nav class="breadcrumb"><a href="/">{"Accueil" if fr else "Home"}</a> › '
@@ -158,7 +180,7 @@ def article_page(index: int, articles: list[dict]) -> bytes:
                 f"<ul>{related_links}</ul></section></main>")
     page = (f'<!DOCTYPE html><html lang="{a["lang"]}"><head>{head}</head><body>'
             f'<div class="cookie-consent">{"Ce site utilise des cookies." if fr else "This site uses cookies."} <button>OK</button></div>'
-            f'<header class="site"><a class="logo" href="/">Logo</a><nav><ul>{_menu(a["lang"])}</ul></nav>'
+            f'<header class="site"><a class="logo" href="/">Logo</a><nav><ul>{_menu(a["lang"])}</ul></nav>{mega}'
             f'<form class="search"><input name="q"></form></header>{main}{newsletter}{footer}</body></html>')
     return page.encode("utf-8")
 
@@ -232,6 +254,63 @@ def serve(addresses: list[str], pages: int, delay: float, conn, stop) -> None:
 
 
 # -- measured steps ----------------------------------------------------------------------------------------------
+
+def _pss(pid: int, page: int) -> int:
+    """Proportional set size in bytes (pages shared by forked workers counted once in all), else RSS."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class TreeMemory:
+    """The largest sum of the memory (PSS) of this process's descendants (but `exclude`), sampled every 0.2 s.
+
+    wait4's peak is one process's; a crawl is veille, its crawl process and extraction workers at once. Linux only
+    (/proc); elsewhere it stays None.
+    """
+
+    def __init__(self, exclude: int):
+        self.exclude = exclude
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        if Path("/proc/self/statm").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.2):
+            parents: dict[int, int] = {}
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                    except (OSError, IndexError, ValueError):
+                        continue
+            wanted, frontier = set(), {os.getpid()}
+            while frontier:
+                frontier = {pid for pid, parent in parents.items() if parent in frontier and pid != self.exclude}
+                wanted |= frontier
+            total = 0
+            for pid in wanted:
+                total += _pss(pid, page)
+            self.peak_mb = max(self.peak_mb or 0.0, total / 1e6)
+
 
 def tokens(text: str) -> Counter:
     return Counter(_TOKENS.findall(text.lower()))
@@ -335,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         # (a) the generic spider through veille collect
         print("  .. (a) veille collect (generic spider)", file=sys.stderr, flush=True)
         veille = veille_command() + ["--config", str(config), "--db", str(db)]
-        wall, rc, peak, out, err = run_measured(veille + ["collect", "--no-classify", "--format", "json"], env, work,
-                                                "a", 600 + args.pages * 2)
+        with TreeMemory(exclude=server.pid) as tree:
+            wall, rc, peak, out, err = run_measured(veille + ["collect", "--no-classify", "--format", "json"], env,
+                                                    work, "a", 600 + args.pages * 2)
         with sqlite3.connect(db) as conn:
             stored = dict(conn.execute("select url, text from items"))
             fetch = conn.execute("select outcome, pages, error, warning from fetches order by id desc limit 1").fetchone()
@@ -367,8 +447,11 @@ def main(argv: list[str] | None = None) -> int:
                             "PASS" if rate_a / rate_b >= TARGET_SPEEDUP else "FAIL"])
         mean_f1 = sum(f1_a) / len(f1_a)
         targets.append(["(a): mean token F1", f"{mean_f1:.3f}", f">= {TARGET_F1:.2f}", "PASS" if mean_f1 >= TARGET_F1 else "FAIL"])
-        targets.append(["(a): peak memory", f"{peak:.0f} MB", f"< {TARGET_PEAK_MB:.0f} MB",
+        targets.append(["(a): peak memory, largest process", f"{peak:.0f} MB", f"< {TARGET_PEAK_MB:.0f} MB",
                         "PASS" if peak < TARGET_PEAK_MB else "FAIL"])
+        if tree.peak_mb is not None:
+            targets.append(["(a): peak memory, all its processes", f"{tree.peak_mb:.0f} MB", f"< {TARGET_PEAK_MB:.0f} MB",
+                            "PASS" if tree.peak_mb < TARGET_PEAK_MB else "FAIL"])
         low = sorted(zip(f1_a, known))[:3]
         print(f"\nfetch of (a): outcome {fetch[0]}, {fetch[1]} pages; {fetch[3] or fetch[2] or 'no problem'}")
         print("lowest F1 of (a): " + ", ".join(f"{score:.2f} {url.rsplit('/', 1)[-1]}" for score, url in low))

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watch.config import CollectSettings, Config, Source, source_locations
 from watch.i18n import tr
@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 STARTUP_ALLOWANCE_S = 20.0  # a child's imports and start, on top of the crawl's own time budget
 GRACE_S = 10.0              # after SIGTERM, time for the child to close the crawl and store what it holds
 SHOWN_PER_KIND = 2          # example URLs quoted per kind of problem
+
+
+class StopFlag(Protocol):
+    """What stops a running crawl: a threading.Event, or anything that says whether it is set."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -122,6 +128,7 @@ PROBLEM_NAMES = {
     "network": ("injoignable(s)", "unreachable"),
     "error": ("en erreur d'extraction", "with an extraction error"),
     "empty_listing": ("de liste sans lien d'article", "of listing without article links"),
+    "ignored": ("écartée(s) par Scrapy", "dropped by Scrapy"),
 }
 
 
@@ -185,7 +192,7 @@ def _problem_summary(problems: list[dict[str, Any]]) -> list[str]:
     lines = []
     for kind, count in counts.most_common():
         fr, en = PROBLEM_NAMES.get(kind, (kind, kind))
-        examples = [f"{p['url']} ({p['detail']})" if p.get("detail") and kind in ("http", "network", "error", "offsite")
+        examples = [f"{p['url']} ({p['detail']})" if p.get("detail") and kind in ("http", "network", "error", "offsite", "ignored")
                     else p["url"] for p in problems if p["kind"] == kind][:SHOWN_PER_KIND]
         more = "…" if count > SHOWN_PER_KIND else ""
         lines.append(tr(f"{count} page(s) {fr} : ", f"{count} page(s) {en}: ") + ", ".join(examples) + more)
@@ -195,7 +202,7 @@ def _problem_summary(problems: list[dict[str, Any]]) -> list[str]:
 # -- running a job in its child process ----------------------------------------------------------------------
 
 
-def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str | None = None,
+def run_crawl(job: CrawlJob, *, stop: StopFlag | None = None, python: str | None = None,
               allowance: float = STARTUP_ALLOWANCE_S, grace: float = GRACE_S) -> FetchOutcome:
     """Run one crawl in a child process and return what it did; never raises for what the crawl met.
 
@@ -229,7 +236,7 @@ def run_crawl(job: CrawlJob, *, stop: threading.Event | None = None, python: str
     return outcome
 
 
-def _supervise(child: subprocess.Popen, deadline_s: float, stop: threading.Event | None, grace: float) -> str:
+def _supervise(child: subprocess.Popen, deadline_s: float, stop: StopFlag | None, grace: float) -> str:
     """Wait for the child; '' when it ended by itself, 'stop' or 'timeout' when it had to be ended."""
     deadline = time.monotonic() + deadline_s
     try:

@@ -61,6 +61,8 @@ class StorePipeline:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
-        counts = spider.store.ingest(spider.source.id, batch, spider.job.origin, default_lang=spider.source.language)
+        # An ad-hoc listing's language is not known: the page's own, else the NLP stage's detection decides.
+        language = None if spider.job.origin == "adhoc" else spider.source.language
+        counts = spider.store.ingest(spider.source.id, batch, spider.job.origin, default_lang=language)
         spider.events.emit("items", entries=len(batch), new=counts.new, updated=counts.updated,
                            warnings=counts.warnings[:5])

@@ -179,14 +179,16 @@ class Crawls:
 
     def __init__(self, config: Config, store: Store, stop: threading.Event | None):
         self.store = store
-        self.stop = stop
+        self.stop = _Either(stop, threading.Event())
         self.pool = ThreadPoolExecutor(config.collect.crawl_processes, thread_name_prefix="veille-crawl")
         self.running: dict[int, Future[FetchOutcome]] = {}
 
     def __enter__(self) -> Crawls:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None:  # Ctrl-C or an error here: the children (in sessions of their own) stop too
+            self.stop.own.set()
         self.pool.shutdown(wait=True)
 
     def start(self, jobs: list[CrawlJob]) -> None:
@@ -194,7 +196,7 @@ class Crawls:
             self.running[id(job)] = self.pool.submit(self._run, job)
 
     def _run(self, job: CrawlJob) -> FetchOutcome:
-        if self.stop is not None and self.stop.is_set():
+        if self.stop.is_set():
             return FetchOutcome(job.source_id, job.source.get("url") or "", utcnow(), outcome="stopped",
                                 error=tr("non lancée : arrêt demandé", "not started: stop requested"))
         return run_crawl(job, stop=self.stop)
@@ -211,3 +213,13 @@ class Crawls:
             if progress:
                 progress(outcome)
         return [results[index] for index in range(len(jobs))]
+
+
+class _Either:
+    """Set when the caller's event is set, or our own (the caller's event is never set by us)."""
+
+    def __init__(self, caller: threading.Event | None, own: threading.Event):
+        self.caller, self.own = caller, own
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or (self.caller is not None and self.caller.is_set())
