@@ -146,6 +146,7 @@ def test_listing_crawl_stores_articles_and_reports_every_bad_input(server, tmp_p
         '<a class="a" href="/broken.html">500</a>',
         next_page="/news/page/2/"), content_type=HTML)
     server.add("/news/page/2/", listing('<a class="a" href="/huge.html">Énorme</a>',
+                                        '<a class="a" href="/huge-plain.html">Énorme, non compressée</a>',
                                         '<a class="a" href="/empty.html">Vide</a>',
                                         '<a class="a" href="/away.html">Ailleurs</a>',
                                         '<a class="a" href="https://elsewhere.example/x.html">Autre site</a>',
@@ -157,7 +158,9 @@ def test_listing_crawl_stores_articles_and_reports_every_bad_input(server, tmp_p
     server.add("/news/future.html", article("futur", date="2099-05-01T00:00:00Z"), content_type=HTML)
     server.add("/private/secret.html", article("secret"), content_type=HTML)
     server.add("/broken.html", "oops", status=500, content_type="text/plain")
-    server.add("/huge.html", b"<html><body><p>" + b"x" * 50_000_000 + b"</p></body></html>", content_type=HTML)
+    huge = b"<html><body><p>" + b"x" * 50_000_000 + b"</p></body></html>"
+    server.add("/huge.html", huge, content_type=HTML)  # gzipped on the wire: refused while decompressing
+    server.add("/huge-plain.html", huge, content_type=HTML, gzip=False)  # refused on its Content-Length
     server.add("/empty.html", (PAGES / "no-article.html").read_text(encoding="utf-8"), content_type=HTML)
     server.add("/away.html", redirect="http://localhost:9/elsewhere.html")
     config = load_config(spider_config(tmp_path, [{"id": "site", "url": server.url("/news/"), "follow": "a.a",
@@ -181,11 +184,12 @@ def test_listing_crawl_stores_articles_and_reports_every_bad_input(server, tmp_p
     assert server.routes["/news/page/3/"].hits == 0, "max_pages: 2 stops the pagination"
     warning = fetch["warning"]
     for expected in ("robots.txt : " + server.url("/private/secret.html"), server.url("/gone.html") + " (HTTP 404)",
-                     server.url("/broken.html") + " (HTTP 500)", "trop grosse(s), abandonnée(s) : " + server.url("/huge.html"),
+                     server.url("/broken.html") + " (HTTP 500)", "2 page(s) trop grosse(s), abandonnée(s) : ",
                      "sans texte d'article : " + server.url("/empty.html"), "hors des domaines permis : "
                      + server.url("/away.html") + " (redirigée vers http://localhost:9/elsewhere.html"):
         assert expected in warning, expected
     assert server.routes["/broken.html"].hits == 2, "one retry after a 500 (collect.retries: 1)"
+    assert server.url("/huge.html") in warning and server.url("/huge-plain.html") in warning
     assert fetch["outcome"] == "ok" and fetch["new"] == 4 and fetch["pages"] == 8 and fetch["error"] == ""
 
     with Store.open(config.database) as store:
