@@ -34,7 +34,7 @@ CONTAINER = "ancestor-or-self::*[self::li or self::article or self::tr or self::
 def select(node: Selector | scrapy.http.TextResponse, selector: str) -> SelectorList:
     """CSS, or XPath when the selector starts with `/` or `(` (the same rule as watch.config)."""
     text = selector.strip()
-    return node.xpath(text) if text.startswith(("/", "(", "./")) else node.css(text)
+    return node.xpath(text) if text.startswith(("/", "(")) else node.css(text)
 
 
 def link_of(node: Selector) -> str | None:

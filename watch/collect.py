@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from spiders.jobs import CrawlJob, job_for_source, run_crawl
 from watch.config import Config, Source, selector_problem
 from watch.errors import UsageError
-from watch.feeds import FeedTarget, read_feeds
+from watch.feeds import FeedTarget, read_feeds, skip_reason
 from watch.i18n import tr
 from watch.models import FetchOutcome, backoff_seconds, utcnow
 from watch.store import Store
@@ -77,8 +77,6 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
         by_kind.setdefault(source.kind, []).append(source)
 
     report = CollectReport()
-    report.outcomes.extend(_not_collected_yet([s for kind, sources in by_kind.items() if kind not in ("feed", "spider")
-                                               for s in sources], progress))
     jobs = _spider_jobs(config, store, by_kind.get("spider", []), force, report, progress)
     if follow:
         jobs += [_adhoc_job(config, store, url, follow) for url in urls]
@@ -88,21 +86,11 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
         fulltext = _fulltext_jobs(config, store, by_kind.get("feed", []), feeds)
         crawls.start(fulltext)
         report.outcomes.extend(feeds)
+        report.outcomes.extend(_collect_pages(config, store, by_kind.get("page", []), bool(source_ids), progress))
+        report.outcomes.extend(_note_offline(config, store, by_kind.get("offline", []), progress))
         report.outcomes.extend(crawls.finish(jobs, progress))
         _merge_fulltext(feeds, fulltext, crawls.finish(fulltext, None, health=False))
     return report
-
-
-def _not_collected_yet(sources: list[Source], progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
-    outcomes = []
-    for source in sources:
-        skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
-            f"les sources de type {source.kind} ne sont pas encore collectées par cette version",
-            f"{source.kind} sources are not collected by this version yet"))
-        outcomes.append(skipped)
-        if progress:
-            progress(skipped)
-    return outcomes
 
 
 def _collect_feeds(config: Config, store: Store, sources: list[Source], urls: list[str], force: bool,
@@ -140,18 +128,43 @@ def _merge_fulltext(feeds: list[FetchOutcome], jobs: list[CrawlJob], crawled: li
         feed.pages = outcome.pages
 
 
+def _collect_pages(config: Config, store: Store, sources: list[Source], force: bool,
+                   progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    """Watched pages: fetched like feeds, compared with their last snapshot (watch.pages)."""
+    from watch.pages import watch_pages  # parsel and lxml load only when a page is watched
+
+    return watch_pages(sources, store, config.collect, force=force, progress=progress)
+
+
+def _note_offline(config: Config, store: Store, sources: list[Source],
+                  progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    """Field notes are entered by people, not fetched: say so, and apply their retention period."""
+    from watch.offline import expire
+
+    outcomes = []
+    for source in sources:
+        erased = len(expire(config, store, [source.id]))
+        outcome = FetchOutcome(source.id, "", utcnow(), outcome="skipped", error=tr(
+            "notes de terrain : saisies par veille add / veille import",
+            "field notes: entered with veille add / veille import"))
+        if erased:
+            outcome.error += tr(f" ; {erased} note(s) supprimée(s) au terme de leur durée de conservation",
+                                f"; {erased} note(s) deleted at the end of their retention period")
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+    return outcomes
+
+
 def _spider_jobs(config: Config, store: Store, sources: list[Source], force: bool, report: CollectReport,
                  progress: Callable[[FetchOutcome], None] | None) -> list[CrawlJob]:
-    """One crawl per spider source; a source backing off after failures waits (unless named)."""
+    """One crawl per spider source; a source backing off after failures waits (unless named), a gone one too."""
     jobs = []
-    now = utcnow().isoformat()
     states = store.source_states()
     for source in sources:
-        state = states.get(source.id) or {}
-        if not force and state.get("next_attempt_at") and state["next_attempt_at"] > now:
-            skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
-                f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
-                f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}"))
+        reason = skip_reason(source.id, states.get(source.id) or {}, utcnow(), force)
+        if reason:
+            skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=reason)
             report.outcomes.append(skipped)
             if progress:
                 progress(skipped)

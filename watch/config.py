@@ -15,11 +15,11 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watch.errors import ConfigError, Problem, UsageError
 from watch.i18n import tr
@@ -65,6 +65,9 @@ class NlpSettings(Model):
     """How items are classified."""
 
     models: bool = True  # use installed spaCy model packages (fr_core_news_sm…); false: blank pipelines + rules
+    # Processes that classify a large batch together (spaCy uses one core per process); each holds its own
+    # pipelines (~300-600 MB). Small batches always run in one process.
+    workers: int = Field(2, ge=1, le=16)
 
 
 class Schedule(Model):
@@ -154,12 +157,53 @@ class Competitor(Model):
     kind: Literal["direct", "indirect"] = "direct"
 
 
+def _selector(value: str) -> str:
+    """A CSS selector, or XPath when it starts with `/` or `(`, checked the way parsel will read the page."""
+    from cssselect import SelectorError
+    from lxml import etree
+    from parsel.csstranslator import HTMLTranslator
+
+    try:
+        if value.strip().startswith(("/", "(")):
+            etree.XPath(value)
+        else:
+            HTMLTranslator().css_to_xpath(value)  # parsel's translator knows `::text` and `::attr()`
+    except (SelectorError, etree.XPathError) as exc:
+        raise ValueError(tr(f"sélecteur invalide {value!r} : {exc}", f"invalid selector {value!r}: {exc}")) from None
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(tr(f"expression régulière invalide {value!r} : {exc}",
+                            f"invalid regular expression {value!r}: {exc}")) from None
+    return value
+
+
+class PageOptions(Model):
+    """A page watch (`kind: page`): which region of the page is compared, what noise is ignored, how long
+    snapshots are kept."""
+
+    selector: Annotated[str, AfterValidator(_selector)] | None = None  # CSS or XPath; none: the main text
+    ignore: list[Literal["dates", "counters", "tokens"]] = Field(default_factory=list)  # built-in kinds of noise
+    ignore_patterns: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # Python regexes
+    retention_days: int = Field(365, ge=1)  # snapshots older than this are deleted…
+    keep_last: int = Field(5, ge=1)         # …except the most recent ones (the last is the comparison baseline)
+
+
+class OfflineOptions(Model):
+    """Field notes (`kind: offline`): they may name people, so they are kept for a limited time."""
+
+    retention_days: int | None = Field(730, ge=1)  # counted from the observation date; null keeps them forever
+
+
 SourceKind = Literal["feed", "spider", "page", "offline"]
 # Options that only mean something for one kind of source (checked with file:line in _kind_options).
 SPIDER_OPTIONS = ("spider", "start_urls", "follow", "next_page", "max_pages", "max_depth", "max_articles",
                   "allowed_domains", "sitemap", "time_budget")
 FEED_OPTIONS = ("fulltext",)
-LISTING_SPIDERS = ("listing", "news-sitemap")  # the generic spiders, configured by the options above
 SourceType = Literal["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]
 
 
@@ -183,8 +227,8 @@ class Source(Model):
     # without it, the generic `listing` spider (or `news-sitemap` when `sitemap` is given).
     spider: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
     start_urls: list[str] = Field(default_factory=list)  # more listing pages besides `url`
-    follow: str | None = None       # CSS (or XPath) selector of the article links on a listing page
-    next_page: str | None = None    # selector of the link to the next listing page
+    follow: Annotated[str, AfterValidator(_selector)] | None = None     # CSS (or XPath) of the article links
+    next_page: Annotated[str, AfterValidator(_selector)] | None = None  # the link to the next listing page
     max_pages: int = Field(5, ge=1, le=1000)        # listing pages read per crawl
     max_depth: int = Field(10, ge=1, le=50)         # links followed away from a start page (Scrapy DEPTH_LIMIT)
     max_articles: int = Field(200, ge=1, le=100000)  # article pages read per crawl
@@ -193,6 +237,8 @@ class Source(Model):
     time_budget: float | None = Field(None, gt=0, le=86400)  # seconds; default collect.crawl_budget
     # kind: feed. Fetch each new entry's page and keep its main text (feeds that ship only a teaser).
     fulltext: bool = False
+    page: PageOptions | None = None        # kind: page
+    offline: OfflineOptions | None = None  # kind: offline
 
     @field_validator("type", mode="before")
     @classmethod
@@ -214,14 +260,6 @@ class Source(Model):
             cls._http(url)
         return value
 
-    @field_validator("follow", "next_page")
-    @classmethod
-    def _selector(cls, value: str | None) -> str | None:
-        problem = selector_problem(value) if value else None
-        if problem:
-            raise ValueError(problem)
-        return value
-
     @property
     def spider_name(self) -> str:
         """The spider that crawls this source: the one named, else the generic one its options call for."""
@@ -231,26 +269,29 @@ class Source(Model):
     def _url(self) -> Source:
         if self.kind != "offline" and not self.url:
             raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url", f"a {self.kind} source needs a url"))
+        for option in ("page", "offline"):
+            if getattr(self, option) is not None and self.kind != option:
+                raise ValueError(tr(f"options `{option}:` réservées aux sources `kind: {option}` (celle-ci : {self.kind})",
+                                    f"`{option}:` options belong to `kind: {option}` sources (this one: {self.kind})"))
         return self
+
+    @property
+    def page_options(self) -> PageOptions:
+        return self.page or PageOptions()
+
+    @property
+    def offline_options(self) -> OfflineOptions:
+        return self.offline or OfflineOptions()
 
 
 def selector_problem(selector: str) -> str | None:
-    """Why a CSS or XPath selector cannot work, or None. XPath when it starts with `/` or `(`, else CSS."""
-    text = selector.strip()
-    if not text:
+    """Why a CSS or XPath selector cannot work (for selectors given outside sources.yaml), or None."""
+    if not selector.strip():
         return tr("sélecteur vide", "empty selector")
     try:
-        if text.startswith(("/", "(", "./")):
-            from lxml import etree
-
-            etree.XPath(text)
-        else:
-            # parsel's translator, as the spiders use (it knows ::text and ::attr()); light, and no Twisted.
-            from parsel.csstranslator import HTMLTranslator
-
-            HTMLTranslator().css_to_xpath(text)
-    except Exception as exc:  # cssselect and lxml raise several kinds; every one means the same to a user
-        return tr(f"sélecteur illisible {selector!r} : {exc}", f"unreadable selector {selector!r}: {exc}")
+        _selector(selector)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
