@@ -35,6 +35,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import sqlite3
 import sys
@@ -312,6 +313,12 @@ class TreeMemory:
             self.peak_mb = max(self.peak_mb or 0.0, total / 1e6)
 
 
+def _children_cpu() -> float:
+    """CPU seconds used so far by this process's waited-for descendants (a step's process and its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def tokens(text: str) -> Counter:
     return Counter(_TOKENS.findall(text.lower()))
 
@@ -414,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         # (a) the generic spider through veille collect
         print("  .. (a) veille collect (generic spider)", file=sys.stderr, flush=True)
         veille = veille_command() + ["--config", str(config), "--db", str(db)]
+        cpu = _children_cpu()
         with TreeMemory(exclude=server.pid) as tree:
             wall, rc, peak, out, err = run_measured(veille + ["collect", "--no-classify", "--format", "json"], env,
                                                     work, "a", 600 + args.pages * 2)
@@ -424,14 +432,16 @@ def main(argv: list[str] | None = None) -> int:
             broke.append(f"(a) exited {rc}: {err.strip()[-600:]} {fetch}")
         f1_a = [token_f1(stored.get(url, ""), body) for url, body in known.items()]
         rate_a = len(stored) / wall
+        cpu_a = (_children_cpu() - cpu) / max(len(stored), 1) * 1000
         rows.append(["(a) generic spider + extraction", f"{wall:.1f}", f"{len(stored)}", f"{rate_a:.1f}",
-                     f"{sum(f1_a) / len(f1_a):.3f}", f"{peak:.0f}"])
+                     f"{sum(f1_a) / len(f1_a):.3f}", f"{cpu_a:.1f}", f"{peak:.0f}"])
 
         # (b) the plain loop
         sample = min(args.baseline_sample or args.pages, args.pages)
         print(f"  .. (b) GET + trafilatura loop over {sample} URL(s), about {sample * (args.delay + 0.02):.0f} s",
               file=sys.stderr, flush=True)
         me = [sys.executable, str(Path(__file__).resolve())]
+        cpu = _children_cpu()
         _, rc, peak_b, out, err = run_measured(me + ["--child", "baseline", "--urls-file", str(work / "urls.txt"),
                                                      "--baseline-sample", str(sample)], env, work, "b", 600 + sample)
         try:
@@ -441,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             f1_b = [token_f1(text, known[url]) for url, text in result["texts"].items()]
             rate_b = len(result["texts"]) / result["seconds"]
+            cpu_b = (_children_cpu() - cpu) / len(result["texts"]) * 1000
             rows.append(["(b) sequential GET + trafilatura", f"{result['seconds']:.1f}", f"{len(result['texts'])}",
-                         f"{rate_b:.1f}", f"{sum(f1_b) / len(f1_b):.3f}", f"{peak_b:.0f}"])
+                         f"{rate_b:.1f}", f"{sum(f1_b) / len(f1_b):.3f}", f"{cpu_b:.1f}", f"{peak_b:.0f}"])
             targets.append(["(a) vs (b): pages per second", f"{rate_a / rate_b:.1f}x", f">= {TARGET_SPEEDUP:.0f}x",
                             "PASS" if rate_a / rate_b >= TARGET_SPEEDUP else "FAIL"])
         mean_f1 = sum(f1_a) / len(f1_a)
@@ -464,7 +475,10 @@ def main(argv: list[str] | None = None) -> int:
             server.terminate()
     if rows:
         print("\nSteps ((a): the whole command, start-up and listing pages included; (b): its loop only)")
-        print_table(["step", "wall s", "pages", "pages/s", "mean F1", "peak MB"], rows, right={1, 2, 3, 4, 5})
+        print_table(["step", "wall s", "pages", "pages/s", "mean F1", "CPU ms/page", "peak MB"], rows,
+                    right={1, 2, 3, 4, 5, 6})
+        print("  CPU ms/page: user + system time of the step's processes (workers included) per page, start-up "
+              "included; it does not depend on what else the machine runs, the rates do")
     if targets:
         print("\nTargets")
         print_table(["target", "measured", "goal", "result"], targets, right={1})

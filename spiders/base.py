@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -74,7 +75,7 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(self.source.allowed_domains) or sorted(
             {urlsplit(url).hostname or "" for url in self.start_urls_of_source()} - {""})
         self._store: Store | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Future[ProcessPoolExecutor | None] | None = None
         self.article_pages = 0
 
     @property
@@ -86,7 +87,9 @@ class SourceSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            pool = self._pool.result(timeout=60)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._store is not None:
             self._store.close()
@@ -155,7 +158,8 @@ class SourceSpider(scrapy.Spider):
         others, while small ones (a newsroom's page of ten articles) do not pay the workers' start-up.
         """
         self.article_pages += 1
-        pool = self._extraction_pool()
+        ready = self._extraction_pool()
+        pool = await asyncio.wrap_future(ready) if ready is not None else None  # the reactor goes on meanwhile
         if pool is None or not isinstance(response, TextResponse):
             return self.article_item(response, **extra)
         future = pool.submit(extract_article, response.text, response.url,
@@ -177,19 +181,38 @@ class SourceSpider(scrapy.Spider):
                 "published": article.published.isoformat() if article.published else None,
                 "date_from": article.date_from, **extra}
 
-    def _extraction_pool(self) -> ProcessPoolExecutor | None:
+    def _extraction_pool(self) -> Future[ProcessPoolExecutor | None] | None:
+        """The worker pool, as a future: started in a thread (starting workers takes the seconds of their imports,
+        which must not block the reactor) once the crawl has read enough article pages; None below that."""
         workers = self.settings.getint("EXTRACT_PROCESSES", -1)
         if workers < 0:
             workers = min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0
         if self._pool is None and workers and self.article_pages >= self.settings.getint("EXTRACT_PROCESSES_FROM", 30):
-            # forkserver (or spawn), never fork: this process runs an event loop and threads.
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            context = multiprocessing.get_context(method)
-            if method == "forkserver":
-                context.set_forkserver_preload(["spiders.extract", "trafilatura", "htmldate"])
-            self._pool = ProcessPoolExecutor(workers, mp_context=context)
-            self.logger.info("article extraction moves to %d worker process(es)", workers)
+            self._pool = Future()
+            threading.Thread(target=self._start_pool, args=(workers, self._pool), daemon=True,
+                             name="veille-extract-pool").start()
         return self._pool
+
+    def _start_pool(self, workers: int, ready: Future[ProcessPoolExecutor | None]) -> None:
+        # forkserver (or spawn), never fork: this process runs an event loop and threads.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(["spiders.extract", "trafilatura", "htmldate"])
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+        try:
+            list(pool.map(_warm, range(workers)))  # every worker up, its imports done
+        except Exception as exc:  # no workers (a broken interpreter, no /dev/shm): extraction stays in-process
+            self.logger.warning("no extraction workers: %s", exc)
+            pool.shutdown(wait=False, cancel_futures=True)
+            ready.set_result(None)
+            return
+        self.logger.info("article extraction moves to %d worker process(es)", workers)
+        ready.set_result(pool)
+
+
+def _warm(_: int) -> None:
+    import spiders.extract  # noqa: F401 (preloaded by the forkserver; imported here under spawn)
 
 
 def _job_from_configuration(source_id: str, spider_name: str) -> CrawlJob:

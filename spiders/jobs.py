@@ -90,9 +90,10 @@ class EventLog:
         self.path = path
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._start = time.monotonic()
 
     def emit(self, event_name: str, **values: Any) -> None:
-        event = {"e": event_name, **values}
+        event = {"e": event_name, "s": round(time.monotonic() - self._start, 3), **values}  # s: seconds into the crawl
         with self._lock:
             if self.path:
                 # Opened per event: a crash or SIGKILL loses nothing already written.
