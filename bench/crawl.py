@@ -36,7 +36,6 @@ import platform
 import random
 import re
 import resource
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,7 +47,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from collect import EN, FR, _bind_all, print_table  # noqa: E402 (bench/ is on sys.path)
-from measure import run_measured, veille_command  # noqa: E402
+from measure import finish, run_measured, serve_until_stopped, veille_command  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_DATE = datetime(2025, 6, 2, 8, 0, tzinfo=timezone.utc)
@@ -240,18 +239,11 @@ def serve(addresses: list[str], pages: int, delay: float, conn, stop) -> None:
                 routes[(host, listing_path(page))] = listing_page(page, indexes, articles, count)
             for i in indexes:
                 routes[(host, article_path(i))] = article_page(i, articles)
-        for server in servers:
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
         article_bytes = sum(len(body) for (_, path), body in routes.items() if not path.startswith("/news/"))
-        conn.send({"port": servers[0].server_address[1], "hosts": [s.server_address[0] for s in servers],
-                   "bytes": article_bytes, "skipped": skipped})
     except Exception as exc:  # the parent reports it and stops
         conn.send({"error": f"{exc.__class__.__name__}: {exc}"})
         return
-    stop.wait()
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    serve_until_stopped(servers, conn, {"bytes": article_bytes, "skipped": skipped}, stop)
 
 
 # -- measured steps ----------------------------------------------------------------------------------------------
@@ -485,13 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_sample and args.baseline_sample < args.pages:
         print(f"\nNOTE: (b) was timed on {min(args.baseline_sample, args.pages)} URLs; its pages per second are "
               "compared as measured.")
-    if broke:
-        print("\n" + "\n".join(f"BROKEN: {b}" for b in broke), file=sys.stderr)
-    if args.keep:
-        print(f"\nkept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if broke else 0
+    return finish(broke, work, args.keep, "sources.yaml, bench.db, urls.txt, <step>.out/.err")
 
 
 if __name__ == "__main__":
