@@ -76,7 +76,7 @@ class SourceSpider(scrapy.Spider):
             {urlsplit(url).hostname or "" for url in self.start_urls_of_source()} - {""})
         self._store: Store | None = None
         self._pool: Future[ProcessPoolExecutor | None] | None = None
-        self.article_pages = 0
+        self.article_requests = 0
 
     @property
     def store(self) -> Store:
@@ -136,6 +136,8 @@ class SourceSpider(scrapy.Spider):
     # -- articles --------------------------------------------------------------------------------------------
 
     def article_request(self, url: str, listing_date: datetime | None = None, **meta: Any) -> scrapy.Request:
+        self.article_requests += 1
+        self._start_extraction_pool()  # when a crawl turns out large, its workers start while pages download
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
                               meta={"listing_date": listing_date.isoformat() if listing_date else None, **meta})
 
@@ -152,14 +154,13 @@ class SourceSpider(scrapy.Spider):
         return self._article_item(response, extract_article(response.text, response.url, listed), extra)
 
     async def article_item_async(self, response: scrapy.http.Response, **extra: Any) -> dict[str, Any] | None:
-        """`article_item`, extracting in worker processes once a crawl reads enough pages to gain from them.
+        """`article_item`, extracting in worker processes once a crawl asks for enough pages to gain from them.
 
         Extraction is most of a crawl's CPU time and Scrapy runs on one core: a large crawl spreads it over the
         others, while small ones (a newsroom's page of ten articles) do not pay the workers' start-up.
         """
-        self.article_pages += 1
-        ready = self._extraction_pool()
-        pool = await asyncio.wrap_future(ready) if ready is not None else None  # the reactor goes on meanwhile
+        ready = self._pool
+        pool = ready.result() if ready is not None and ready.done() else None  # in-process until the workers are up
         if pool is None or not isinstance(response, TextResponse):
             return self.article_item(response, **extra)
         future = pool.submit(extract_article, response.text, response.url,
@@ -181,17 +182,17 @@ class SourceSpider(scrapy.Spider):
                 "published": article.published.isoformat() if article.published else None,
                 "date_from": article.date_from, **extra}
 
-    def _extraction_pool(self) -> Future[ProcessPoolExecutor | None] | None:
-        """The worker pool, as a future: started in a thread (starting workers takes the seconds of their imports,
-        which must not block the reactor) once the crawl has read enough article pages; None below that."""
+    def _start_extraction_pool(self) -> None:
+        """Start the extraction workers, in a thread (their imports take seconds, which must not block the
+        reactor), once the crawl has asked for enough article pages."""
         workers = self.settings.getint("EXTRACT_PROCESSES", -1)
         if workers < 0:
             workers = min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0
-        if self._pool is None and workers and self.article_pages >= self.settings.getint("EXTRACT_PROCESSES_FROM", 30):
+        if self._pool is None and workers and \
+                self.article_requests >= self.settings.getint("EXTRACT_PROCESSES_FROM", 30):
             self._pool = Future()
             threading.Thread(target=self._start_pool, args=(workers, self._pool), daemon=True,
                              name="veille-extract-pool").start()
-        return self._pool
 
     def _start_pool(self, workers: int, ready: Future[ProcessPoolExecutor | None]) -> None:
         # forkserver (or spawn), never fork: this process runs an event loop and threads.

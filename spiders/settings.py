@@ -46,8 +46,8 @@ EXTENSIONS = {
     "spiders.report.CrawlReport": 500,
 }
 
-# Article extraction moves to worker processes from this many article pages on (-1: one per core, at most 4,
-# none on one core; 0: never): Scrapy itself runs on one core.
+# Article extraction moves to EXTRACT_PROCESSES worker processes (-1: one per core, at most 4, none on one core;
+# 0: never) once a crawl has asked for EXTRACT_PROCESSES_FROM article pages: Scrapy itself runs on one core.
 EXTRACT_PROCESSES = -1
 EXTRACT_PROCESSES_FROM = 30
 

@@ -370,7 +370,7 @@ def test_scrapy_list_and_scrapy_crawl_work_from_the_repository(server, tmp_path)
     server.add("/news/", listing('<a class="a" href="/news/1.html">Un</a>'), content_type=HTML)
     server.add("/news/1.html", article(1), content_type=HTML)
     path = spider_config(tmp_path, [{"id": "site", "url": server.url("/news/"), "follow": "a.a"}])
-    # -s: Scrapy's own way to set a setting; here extraction goes to a worker process from the first article.
+    # -s: Scrapy's own way to set a setting; here the extraction worker starts with the first article request.
     crawled = subprocess.run([str(Path(sys.executable).parent / "scrapy"), "crawl", "listing", "-a", "source=site",
                               "-s", "EXTRACT_PROCESSES=1", "-s", "EXTRACT_PROCESSES_FROM=1"],
                              capture_output=True, text=True, cwd=REPO, timeout=60,
@@ -381,3 +381,15 @@ def test_scrapy_list_and_scrapy_crawl_work_from_the_repository(server, tmp_path)
         assert item["title"] == "Article 1" and "nouvelle gamme de vélos cargo" in item["text"]
         (fetch,) = fetches(store, "site")
     assert fetch["outcome"] == "ok" and fetch["new"] == 1 and fetch["pages"] == 2
+    assert "article extraction moves to 1 worker process" in crawled.stderr, "started, then shut down with the crawl"
+
+
+def test_extraction_runs_in_a_worker_process():
+    """What a large crawl does with its pages: extract_article in a worker process, its Article sent back."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    html = (PAGES / "article-jsonld.html").read_text(encoding="utf-8")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        page = pool.submit(extract_article, html, "http://example.org/a").result(timeout=60)
+    assert page == extract_article(html, "http://example.org/a") and page.date_from == "metadata"
