@@ -35,7 +35,6 @@ import os
 import platform
 import random
 import re
-import resource
 import sqlite3
 import sys
 import tempfile
@@ -262,20 +261,27 @@ def _pss(pid: int, page: int) -> int:
         return 0
 
 
-class TreeMemory:
-    """The largest sum of the memory (PSS) of this process's descendants (but `exclude`), sampled every 0.2 s.
+class TreeUsage:
+    """Memory and CPU of this process's descendants (but `exclude`), read from /proc every 0.2 s.
 
-    wait4's peak is one process's; a crawl is veille, its crawl process and extraction workers at once. Linux only
-    (/proc); elsewhere it stays None.
+    wait4 sees one process (and the children it waited for); a crawl is veille, its crawl process, a forkserver and
+    the extraction workers the forkserver forked, which the crawl never waits for. `peak_mb` is the largest sum of
+    their proportional set sizes; `cpu_s` the sum of each one's user + system time at its last sample (a process
+    ending between two samples loses at most 0.2 s). Linux only; elsewhere both stay None.
     """
 
     def __init__(self, exclude: int):
         self.exclude = exclude
         self.peak_mb: float | None = None
+        self._ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> TreeMemory:
+    @property
+    def cpu_s(self) -> float | None:
+        return sum(self._ticks.values()) / os.sysconf("SC_CLK_TCK") if self._ticks else None
+
+    def __enter__(self) -> TreeUsage:
         if Path("/proc/self/statm").exists():
             self._thread.start()
         return self
@@ -288,27 +294,22 @@ class TreeMemory:
     def _run(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.wait(0.2):
-            parents: dict[int, int] = {}
+            stats: dict[int, list[str]] = {}
             for entry in Path("/proc").iterdir():
                 if entry.name.isdigit():
                     try:
-                        parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                    except (OSError, IndexError, ValueError):
+                        stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    except (OSError, IndexError):
                         continue
             wanted, frontier = set(), {os.getpid()}
             while frontier:
-                frontier = {pid for pid, parent in parents.items() if parent in frontier and pid != self.exclude}
+                frontier = {pid for pid, fields in stats.items()
+                            if int(fields[1]) in frontier and pid != self.exclude}
                 wanted |= frontier
-            total = 0
-            for pid in wanted:
-                total += _pss(pid, page)
-            self.peak_mb = max(self.peak_mb or 0.0, total / 1e6)
-
-
-def _children_cpu() -> float:
-    """CPU seconds used so far by this process's waited-for descendants (a step's process and its own)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+            for pid in wanted:  # fields after the name: state, ppid, … utime (12th), stime (13th)
+                ticks = int(stats[pid][11]) + int(stats[pid][12])
+                self._ticks[pid] = max(self._ticks.get(pid, 0), ticks)
+            self.peak_mb = max(self.peak_mb or 0.0, sum(_pss(pid, page) for pid in wanted) / 1e6)
 
 
 def tokens(text: str) -> Counter:
@@ -413,8 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         # (a) the generic spider through veille collect
         print("  .. (a) veille collect (generic spider)", file=sys.stderr, flush=True)
         veille = veille_command() + ["--config", str(config), "--db", str(db)]
-        cpu = _children_cpu()
-        with TreeMemory(exclude=server.pid) as tree:
+        with TreeUsage(exclude=server.pid) as tree:
             wall, rc, peak, out, err = run_measured(veille + ["collect", "--no-classify", "--format", "json"], env,
                                                     work, "a", 600 + args.pages * 2)
         with sqlite3.connect(db) as conn:
@@ -424,18 +424,18 @@ def main(argv: list[str] | None = None) -> int:
             broke.append(f"(a) exited {rc}: {err.strip()[-600:]} {fetch}")
         f1_a = [token_f1(stored.get(url, ""), body) for url, body in known.items()]
         rate_a = len(stored) / wall
-        cpu_a = (_children_cpu() - cpu) / max(len(stored), 1) * 1000
+        cpu_a = f"{tree.cpu_s / max(len(stored), 1) * 1000:.1f}" if tree.cpu_s is not None else "-"
         rows.append(["(a) generic spider + extraction", f"{wall:.1f}", f"{len(stored)}", f"{rate_a:.1f}",
-                     f"{sum(f1_a) / len(f1_a):.3f}", f"{cpu_a:.1f}", f"{peak:.0f}"])
+                     f"{sum(f1_a) / len(f1_a):.3f}", cpu_a, f"{peak:.0f}"])
 
         # (b) the plain loop
         sample = min(args.baseline_sample or args.pages, args.pages)
         print(f"  .. (b) GET + trafilatura loop over {sample} URL(s), about {sample * (args.delay + 0.02):.0f} s",
               file=sys.stderr, flush=True)
         me = [sys.executable, str(Path(__file__).resolve())]
-        cpu = _children_cpu()
-        _, rc, peak_b, out, err = run_measured(me + ["--child", "baseline", "--urls-file", str(work / "urls.txt"),
-                                                     "--baseline-sample", str(sample)], env, work, "b", 600 + sample)
+        with TreeUsage(exclude=server.pid) as tree_b:
+            _, rc, peak_b, out, err = run_measured(me + ["--child", "baseline", "--urls-file", str(work / "urls.txt"),
+                                                         "--baseline-sample", str(sample)], env, work, "b", 600 + sample)
         try:
             result = json.loads(out.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
@@ -443,9 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             f1_b = [token_f1(text, known[url]) for url, text in result["texts"].items()]
             rate_b = len(result["texts"]) / result["seconds"]
-            cpu_b = (_children_cpu() - cpu) / len(result["texts"]) * 1000
+            cpu_b = f"{tree_b.cpu_s / len(result['texts']) * 1000:.1f}" if tree_b.cpu_s is not None else "-"
             rows.append(["(b) sequential GET + trafilatura", f"{result['seconds']:.1f}", f"{len(result['texts'])}",
-                         f"{rate_b:.1f}", f"{sum(f1_b) / len(f1_b):.3f}", f"{cpu_b:.1f}", f"{peak_b:.0f}"])
+                         f"{rate_b:.1f}", f"{sum(f1_b) / len(f1_b):.3f}", cpu_b, f"{peak_b:.0f}"])
             targets.append(["(a) vs (b): pages per second", f"{rate_a / rate_b:.1f}x", f">= {TARGET_SPEEDUP:.0f}x",
                             "PASS" if rate_a / rate_b >= TARGET_SPEEDUP else "FAIL"])
         mean_f1 = sum(f1_a) / len(f1_a)
@@ -469,8 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSteps ((a): the whole command, start-up and listing pages included; (b): its loop only)")
         print_table(["step", "wall s", "pages", "pages/s", "mean F1", "CPU ms/page", "peak MB"], rows,
                     right={1, 2, 3, 4, 5, 6})
-        print("  CPU ms/page: user + system time of the step's processes (workers included) per page, start-up "
-              "included; it does not depend on what else the machine runs, the rates do")
+        print("  CPU ms/page: user + system time of all the step's processes (veille, its crawl process, the "
+              "extraction workers) per page, start-up included; unlike the rates, it hardly depends on what else the "
+              "machine runs")
     if targets:
         print("\nTargets")
         print_table(["target", "measured", "goal", "result"], targets, right={1})
