@@ -329,18 +329,20 @@ def test_status_without_a_scheduler_shows_what_a_start_would_do(server, tmp_path
 
 def test_the_scheduler_process_never_imports_twisted(server, tmp_path):
     server.add("/a.xml", rss(rss_item(1)))
-    server.add("/list", "<html><body><a href='/art/1'>Un article</a></body></html>", content_type="text/html")
+    server.add("/list", "<html><body><a class='a' href='/art/1'>Un article</a></body></html>", content_type=HTML)
+    server.add("/art/1", ARTICLE.format(n=1), content_type=HTML)
     config = write_config(tmp_path, [
         {"id": "a", "url": server.url("/a.xml"), "schedule": {"every": "1s"}},
-        {"id": "crawl", "kind": "spider", "url": server.url("/list"), "schedule": {"every": "1s"}},
+        {"id": "crawl", "kind": "spider", "url": server.url("/list"), "follow": "a.a", "schedule": {"every": "1h"}},
     ], FAST)
+    crawl_settings(config)
     script = (f"import sys\nfrom watch.cli import main\n"
-              f"try:\n    main(['--config', {str(config)!r}, 'run', '--for', '4s'])\n"
+              f"try:\n    main(['--config', {str(config)!r}, 'run', '--for', '8s'])\n"
               f"except SystemExit as exc:\n    code = exc.code\n"
               f"print('twisted' in sys.modules, 'scrapy' in sys.modules, code)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.stdout.split() == ["False", "False", "0"], done.stderr
-    assert "job=collect:crawl" in done.stderr
+    assert "job=collect:crawl source=crawl outcome=ok" in done.stderr  # a real crawl ran, in its child process
 
 
 def digest_config(tmp_path: Path, server, extra: str = "") -> Path:
@@ -458,3 +460,69 @@ def test_sigterm_during_classification_stops_its_process_and_leaves_no_orphan(se
         assert db.execute("select count(*) from items").fetchone()[0] == 300
         # Whatever was classified was written whole (one transaction per chunk): language with the labels.
         assert db.execute("select count(*) from items where classified_at is not null and lang is null").fetchone()[0] == 0
+
+
+HTML = "text/html; charset=utf-8"
+ARTICLE = ("<html lang='fr'><head><title>Article {n}</title></head><body><article><h1>Article {n}</h1><p>"
+           + "Le fabricant nantais annonce une nouvelle gamme de vélos cargo électriques pour les familles. " * 4
+           + "</p></article></body></html>")
+
+
+def crawl_settings(config: Path) -> None:
+    """Quick, still polite, crawl settings for the spider sources of a test configuration."""
+    text = config.read_text(encoding="utf-8")
+    start = text.index("collect: {")
+    end = text.index("}", start) + 1
+    settings = {"timeout": 3, "connect_timeout": 2, "per_host": 1, "crawl_delay": 0.05, "retries": 0,
+                "crawl_budget": 30}
+    config.write_text(text[:start] + "collect: " + json.dumps(settings) + text[end:], encoding="utf-8")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
+def test_sigterm_during_a_crawl_stops_it_keeps_whole_items_and_leaves_no_orphan(server, tmp_path, runs):
+    server.add("/news/", "<html><body>" + "".join(f"<a class='a' href='/n/{n}.html'>{n}</a>" for n in range(40))
+               + "</body></html>", content_type=HTML)
+    for n in range(40):
+        server.add(f"/n/{n}.html", ARTICLE.format(n=n), content_type=HTML, delay=0.3)
+    config = write_config(tmp_path, [{"id": "site", "kind": "spider", "url": server.url("/news/"), "follow": "a.a",
+                                      "schedule": {"every": "1h"}}], FAST)
+    crawl_settings(config)
+    run = runs(config)
+    deadline = time.monotonic() + 30
+    while sum(route.hits for path, route in server.routes.items() if path.startswith("/n/")) < 3:
+        assert time.monotonic() < deadline, run.text()
+        time.sleep(0.1)
+    crawlers = descendants(run.proc.pid)
+    assert crawlers, "the crawl runs in a child process"
+    assert run.stop(signal.SIGTERM) == 0
+    stopped = run.lines(job="collect:site")[0]
+    assert stopped["outcome"] == "interrupted" and stopped["fetch"] == "stopped"
+    time.sleep(0.5)
+    left = [Path(f"/proc/{pid}/stat").read_text() for pid in crawlers if Path(f"/proc/{pid}").exists()]
+    assert not left  # no orphan
+    kept = int(stopped["new"])
+    with Store.open(tmp_path / "veille.db") as store:
+        items = store.items()
+    assert 1 <= kept < 40 and len(items) == kept  # what the crawl stored before the stop, each item whole
+    assert all(item["title"].startswith("Article") and "vélos cargo" in item["text"] for item in items)
+
+
+def test_a_crashing_spider_is_recorded_and_the_scheduler_goes_on(server, tmp_path, runs, monkeypatch):
+    (tmp_path / "brokenspiders.py").write_text(
+        "import os\nfrom spiders.base import SourceSpider\n\n"
+        "class Crashing(SourceSpider):\n    name = 'crashing'\n\n"
+        "    async def start(self):\n        os._exit(3)\n        yield\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])]))
+    server.add("/", "<html><body>x</body></html>", content_type=HTML)
+    server.add("/a.xml", rss(rss_item(1)))
+    config = write_config(tmp_path, [
+        {"id": "broken", "kind": "spider", "spider": "brokenspiders:Crashing", "url": server.url("/"), "follow": "a",
+         "schedule": {"every": "1h"}},
+        {"id": "a", "url": server.url("/a.xml"), "schedule": {"every": "1s"}}], FAST)
+    crawl_settings(config)
+    run = runs(config)
+    crashed = run.wait_for(job="collect:broken", outcome="error", timeout=40)[0]
+    assert "3" in crashed["error"]
+    seen = len(run.lines(job="collect:a", outcome="ok"))
+    run.wait_for(seen + 2, job="collect:a", outcome="ok")  # still scheduling
+    assert run.stop() == 0

@@ -26,7 +26,7 @@ scheduler:
 sources:
   - {id: news, name: News, url: "http://127.0.0.1:1/a.xml"}
   - {id: weekly, name: Weekly, url: "http://127.0.0.1:1/b.xml", schedule: {cron: "mon 06:30"}}
-  - {id: crawl, name: Crawl, kind: spider, url: "http://127.0.0.1:1/list"}
+  - {id: crawl, name: Crawl, kind: spider, url: "http://127.0.0.1:1/list", follow: "a.article"}
   - {id: prices, name: Prices, kind: page, url: "http://127.0.0.1:1/prix"}
   - {id: notes, name: Notes, kind: offline}
 audiences:

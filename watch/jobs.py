@@ -41,13 +41,14 @@ def collect_source(config: Config, store: Store, spec: JobSpec, stop: threading.
     source = config.source(spec.target)
     # A configuration holding only this source: collect() then applies backoff, which it skips for named sources.
     only = config.model_copy(update={"sources": [source]})
-    report = collect(only, store)
+    report = collect(only, store, stop=stop)  # a stop ends a running crawl: SIGTERM, then SIGKILL after a grace
     if not report.outcomes:
         return JobResult("skipped", error="nothing to collect")
     fetch = report.outcomes[0]
-    outcome = {"ok": "ok", "not_modified": "ok", "skipped": "skipped"}.get(fetch.outcome, "error")
+    outcome = {"ok": "ok", "not_modified": "ok", "skipped": "skipped", "stopped": "interrupted"}.get(fetch.outcome,
+                                                                                                    "error")
     counts = {"fetch": fetch.outcome, "http": fetch.http_status, "entries": fetch.entries, "new": fetch.new,
-              "updated": fetch.updated}
+              "updated": fetch.updated, "pages": fetch.pages or None}
     return JobResult(outcome, counts, fetch.error or (fetch.warning if outcome == "error" else None) or None,
                      found_new=bool(fetch.new or fetch.updated))
 

@@ -124,6 +124,51 @@ def lock_holder(database: Path) -> dict[str, Any] | None:
         os.close(fd)
 
 
+# -- processes left by crawls ----------------------------------------------------------------------------------------
+
+def become_subreaper() -> bool:
+    """Have the processes our crawls leave behind re-parented to us rather than to PID 1 (Linux).
+
+    A crawl or classification process may exit before the workers it started; their orphans go to PID 1, which in
+    a container is often not an init that reaps them. As a subreaper, the scheduler reaps them (reap_orphans).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans(kill: bool = False) -> int:
+    """Reap the orphans re-parented to us; with `kill`, end those still running first. Return how many.
+
+    Only processes of another session that do not lead it: the crawl and classification processes we start lead
+    their own session and are waited for by whoever started them (reaping them here would steal their exit code).
+    """
+    me, mine = os.getpid(), os.getsid(0)
+    count = 0
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid, state, ppid, session = int(entry.name), fields[0], int(fields[1]), int(fields[3])
+        if ppid != me or session in (mine, pid):
+            continue
+        try:
+            if state != "Z" and kill:
+                os.kill(pid, signal.SIGKILL)
+            if state == "Z" or kill:
+                os.waitpid(pid, 0)
+                count += 1
+        except (ProcessLookupError, ChildProcessError):
+            continue
+    return count
+
+
 # -- logs ----------------------------------------------------------------------------------------------------------
 
 class _Formatter(logging.Formatter):
@@ -211,6 +256,7 @@ class Scheduler:
         try:
             setup_logging(self.log_file, self.config.scheduler.log_max_bytes, self.config.scheduler.log_backups,
                           self.verbose)
+            become_subreaper()
             with Store.open(self.database) as store:  # migrations, once, before any job
                 store.sync_sources(self.config.sources)
             self._aps = BackgroundScheduler(
@@ -278,6 +324,7 @@ class Scheduler:
             # Waits inside APScheduler run on the monotonic clock, which stands still while the machine sleeps:
             # waking it each round makes it look at the wall clock again.
             self._aps.wakeup()
+            reap_orphans()
 
     def _shutdown(self) -> None:
         with self._lock:
@@ -292,7 +339,8 @@ class Scheduler:
             while any(self._running.values()):
                 self._idle.wait()
         self._aps.shutdown(wait=True)
-        log.info(logfmt(event="stopped", pid=os.getpid()))
+        left = reap_orphans(kill=True)
+        log.info(logfmt(event="stopped", pid=os.getpid(), orphans_reaped=left or None))
 
     def _config_fingerprint(self) -> tuple | None:
         try:
