@@ -217,7 +217,16 @@ def main() -> int:
     print(f"jobs run: {sum(kinds.values())} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}); "
           f"recorded in job_runs: {recorded[0]} runs, {recorded[1]} errors")
     print(f"outcomes: {', '.join(f'{k} {n}' for k, n in sorted(outcomes.items()))}")
-    print(f"failed jobs: {dict(failed)}; besides the injected faults: {unexpected or 'none'}\n")
+    print(f"failed jobs: {dict(failed)}; besides the injected faults: {unexpected or 'none'}")
+    minutes = {}
+    for t, rss, kids_rss, fds, _ in samples:
+        minutes.setdefault(int(t // 60), []).append((rss, fds))
+    print("scheduler RSS (max) / open fds per minute: "
+          + ", ".join(f"{m + 1}: {max(r for r, _ in v):.0f} MB / {max(f for _, f in v)}" for m, v in sorted(minutes.items())))
+    with open(work / "samples.csv", "w", encoding="utf-8") as out:
+        out.write("seconds,scheduler_rss_mb,children_rss_mb,fds,children\n")
+        out.writelines(f"{t:.0f},{rss:.1f},{kids:.1f},{fds},{n}\n" for t, rss, kids, fds, n in samples)
+    print()
     print("| measure | value | target |")
     print("| --- | --- | --- |")
     print(f"| reference `veille collect` peak RSS | {ref_peak:.0f} MB | |")

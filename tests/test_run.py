@@ -526,3 +526,17 @@ def test_a_crashing_spider_is_recorded_and_the_scheduler_goes_on(server, tmp_pat
     seen = len(run.lines(job="collect:a", outcome="ok"))
     run.wait_for(seen + 2, job="collect:a", outcome="ok")  # still scheduling
     assert run.stop() == 0
+
+
+def test_a_broken_installation_fails_at_start_not_at_digest_time(server, tmp_path, monkeypatch):
+    # A dependency missing from the environment, as after a partial upgrade (made here by shadowing the stage).
+    broken = tmp_path / "broken"
+    (broken / "digests").mkdir(parents=True)
+    (broken / "digests" / "__init__.py").write_text('raise ImportError("No module named \'babel\'")\n')
+    monkeypatch.setenv("PYTHONPATH", str(broken))
+    config = digest_config(tmp_path, server)
+    started = veille(config, "run")
+    assert started.returncode == 2, started.stderr
+    assert "digests" in started.stderr and "babel" in started.stderr and "réinstaller" in started.stderr
+    assert "Traceback" not in started.stderr
+    assert lock_holder(tmp_path / "veille.db") is None

@@ -16,6 +16,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import importlib
+import importlib.util
 import json
 import logging
 import logging.handlers
@@ -48,10 +50,14 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class SchedulerRunning(VeilleError):
-    """Another `veille run` already schedules this database."""
+class SchedulerError(VeilleError):
+    """The scheduler cannot start (exit code 2: restarting it would not help)."""
 
     exit_code = 2
+
+
+class SchedulerRunning(SchedulerError):
+    """Another `veille run` already schedules this database."""
 
 
 # -- one scheduler per database ----------------------------------------------------------------------------------
@@ -218,6 +224,25 @@ def parse_logfmt(line: str) -> dict[str, str]:
     return {key: json.loads(value) if value.startswith('"') else value for key, value in _FIELD.findall(line)}
 
 
+def preflight(plan: list[JobSpec]) -> None:
+    """Load the stages the plan will run now, so that a broken installation fails at start, not on Monday at 07:30.
+
+    The NLP stage is only looked up: it runs in a child process, and loading spaCy here would cost hundreds of MB.
+    """
+    needed = {"collect": "watch.collect", "digest": "digests", "deliveries": "digests"}
+    for module in dict.fromkeys(needed[spec.kind] for spec in plan if spec.kind in needed):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise SchedulerError(tr(f"le module {module} ne se charge pas : {exc} ; réinstaller veille (make, ou "
+                                    "pip install -e . dans son environnement)",
+                                    f"module {module} cannot be loaded: {exc}; reinstall veille (make, or "
+                                    "pip install -e . in its environment)")) from None
+    if importlib.util.find_spec("nlp.stage") is None:
+        raise SchedulerError(tr("l'étape NLP (nlp.stage) est introuvable ; réinstaller veille",
+                                "the NLP stage (nlp.stage) cannot be found; reinstall veille"))
+
+
 # -- the scheduler --------------------------------------------------------------------------------------------------
 
 class Scheduler:
@@ -234,13 +259,15 @@ class Scheduler:
         self.verbose = verbose
         self.specs: dict[str, JobSpec] = {}
         self.stopping = threading.Event()  # set on SIGTERM/SIGINT: running crawls stop, no job starts
-        self._signals: list[int] = []
+        self._signals: list[int] = []  # every signal received, appended by the handler
+        self._seen = 0                 # how many of them the main loop has read
         self._running: collections.Counter[str] = collections.Counter()  # job id: instances running
         self._lock = threading.Lock()  # guards the running counts and the classification flags
         self._idle = threading.Condition(self._lock)  # notified when a job ends
         self._classify_pending = False
         self._classify_triggers: list[str] = []  # the collections whose items the next pass classifies
         self._classifying = False
+        self._classify_woken = False  # a wake-up of the classify job is on its way
         self._fingerprint = self._config_fingerprint()
         self._aps = None
 
@@ -257,6 +284,7 @@ class Scheduler:
             setup_logging(self.log_file, self.config.scheduler.log_max_bytes, self.config.scheduler.log_backups,
                           self.verbose)
             become_subreaper()
+            preflight(plan_jobs(self.config))
             with Store.open(self.database) as store:  # migrations, once, before any job
                 store.sync_sources(self.config.sources)
             self._aps = BackgroundScheduler(
@@ -309,7 +337,10 @@ class Scheduler:
                     os.read(wake_fd, 512)
                 except BlockingIOError:
                     pass
-            signals, self._signals = self._signals, [s for s in self._signals if s != signal.SIGHUP]
+            # The handler only appends: read up to a length taken first, so that a signal arriving meanwhile is
+            # read at the next round (the wake-up pipe brings us back) rather than lost.
+            received = len(self._signals)
+            signals, self._seen = self._signals[self._seen:received], received
             if any(s != signal.SIGHUP for s in signals):
                 name = signal.Signals(next(s for s in signals if s != signal.SIGHUP)).name
                 log.info(logfmt(event="stopping", signal=name))
@@ -366,9 +397,13 @@ class Scheduler:
                 f"the database moves from {self.config.database} to {config.database}: restart veille run")))
             return
         self.config = config
-        with Store.open(self.database) as store:
-            store.sync_sources(config.sources)
-        self._apply(plan_jobs(config), why)
+        try:
+            with Store.open(self.database) as store:
+                store.sync_sources(config.sources)
+            self._apply(plan_jobs(config), why)
+        except Exception as exc:  # the database locked past its busy timeout: the next change or SIGHUP retries
+            log.error(logfmt(event="reload-failed", reason=why, error=str(exc) or type(exc).__name__))
+            self._fingerprint = None
 
     def _apply(self, plan: list[JobSpec], why: str) -> None:
         """Make the scheduler's jobs those of the plan; a job whose schedule did not change keeps its next run."""
@@ -478,8 +513,9 @@ class Scheduler:
         with self._lock:
             self._classify_pending = True
             self._classify_triggers.append(collect_job)
-            if self._classifying:
-                return  # the running pass loops once more
+            if self._classifying or self._classify_woken:
+                return  # the running pass loops once more, or the pass already woken takes these items too
+            self._classify_woken = True
         if "classify" in self.specs:
             self._aps.modify_job("classify", next_run_time=now())
 
@@ -491,6 +527,7 @@ class Scheduler:
         """
         with self._lock:
             self._classify_pending = True
+            self._classify_woken = False
             if self._classifying:
                 return None
             self._classifying = True
