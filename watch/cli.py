@@ -385,5 +385,10 @@ from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, t
 for _command in (_classify, _label, _nlp, _trends):
     main.add_command(_command)
 
+from watch.cli_plan import audit as _audit, plan as _plan  # noqa: E402
+
+main.add_command(_plan)
+sources.add_command(_audit)
+
 if __name__ == "__main__":
     main()
