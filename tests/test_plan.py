@@ -146,6 +146,7 @@ def test_hostile_item_text_stays_text_in_html_and_markdown(demo_copy):
                                           published=datetime.now(timezone.utc) - timedelta(hours=1))], "feed")
         store.conn.execute("update items set score = 100, classified_at = ?, reasons = '[]' where url like "
                            "'https://hostile.example/%'", [datetime.now(timezone.utc).isoformat()])
+        assert '<script>alert("x")</script>' in store.items(search="remise")[0]["title"]
         plan = watch_plan(config, store)
     html = render_plan(plan, "html")
     well_formed(html)
