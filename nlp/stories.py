@@ -204,14 +204,17 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 def _is_candidate(a: StoryItem, b: StoryItem, fa: _Features, fb: _Features, window_days: float) -> bool:
     """Only pairs that could be one event are scored: close in time and about the same actor.
 
-    Market events have no actor (a subsidy cut, quarterly figures): two such items need a shared label and some
-    shared content instead: 3 words, or a number and a word, and across languages a number in any case (the words
-    two languages share, such as LFP or cargo, name a topic, not an event).
+    Two items about one company must also share a label, a figure or a word: the company alone, across
+    languages especially, says nothing about the event. Market events have no actor (a subsidy cut, quarterly
+    figures): two such items need a shared label and some shared content instead: 3 words, or a number and a word,
+    and across languages a number in any case (the words two languages share, such as LFP or cargo, name a topic,
+    not an event).
     """
     if abs((a.published - b.published).total_seconds()) > window_days * 86400:
         return False
     if a.companies or b.companies:
-        return bool(a.companies & b.companies)
+        return bool(a.companies & b.companies) and bool(a.labels & b.labels or fa.numbers & fb.numbers
+                                                         or fa.words & fb.words)
     shared_numbers = len(fa.numbers & fb.numbers)
     if not a.labels & b.labels or (a.lang != b.lang and not shared_numbers):
         return False
@@ -250,19 +253,64 @@ def _score_pair(a: StoryItem, b: StoryItem, fa: _Features, fb: _Features, window
     return PairScore(text, numbers, companies, labels, time, round(total, 4))
 
 
+# Blocking: a word is a key for candidate pairs only if few items of the batch use it. A word shared by thousands of
+# items (vélo, battery) would put them all in one block and make grouping quadratic; its TF-IDF weight is low anyway,
+# so the pairs it alone would have brought in could not reach the threshold.
+_KEY_WORD_MAX_DF = 40
+_KEY_WORD_MAX_SHARE = 0.005
+
+
+def _blocking_keys(item: StoryItem, feats: _Features, key_words: frozenset[str]) -> set[tuple]:
+    """Keys two items must share to be a candidate pair: the cheap necessary conditions of `_is_candidate`.
+
+    With a company: the company plus a label, a figure or a distinctive word. Without: a label plus a figure, or
+    (same language) a label plus a distinctive word. Every candidate pair shares at least one key; the exact test
+    still runs on each pair a block yields.
+    """
+    words = feats.words & key_words
+    if item.companies:
+        extra = ([("l", label) for label in item.labels] + [("n", n) for n in feats.numbers]
+                 + [("w", w) for w in words])
+        return {(c, *e) for c in item.companies for e in extra}
+    keys: set[tuple] = set()
+    for label in item.labels:
+        keys.update((label, "n", n) for n in feats.numbers)
+        keys.update((label, item.lang, "w", w) for w in words)
+    return keys
+
+
 def pair_scores(items: Sequence[StoryItem], *, window_days: float = 4.0) -> dict[tuple[int, int], PairScore]:
-    """Scores of every candidate pair, keyed by (smaller id, larger id); for grouping and for explaining it."""
+    """Scores of every candidate pair, keyed by (smaller id, larger id); for grouping and for explaining it.
+
+    Pairs come from blocks of items sharing a key (`_blocking_keys`), each walked in time order so that only items
+    inside the window meet: the cost follows the number of plausible pairs, not the square of the batch.
+    """
     feats = _features(items)
-    order = sorted(range(len(items)), key=lambda i: items[i].published)
+    df = Counter(w for f in feats for w in f.words)
+    limit = max(_KEY_WORD_MAX_DF, int(_KEY_WORD_MAX_SHARE * len(items)))
+    key_words = frozenset(w for w, count in df.items() if 1 < count <= limit)
+    blocks: dict[tuple, list[int]] = {}
+    for i, (item, feat) in enumerate(zip(items, feats)):
+        for key in _blocking_keys(item, feat, key_words):
+            blocks.setdefault(key, []).append(i)
     window = timedelta(days=window_days)
+    seen: set[tuple[int, int]] = set()
     scores = {}
-    for pos, i in enumerate(order):  # walk in time order: only pairs inside the window are ever compared
-        for j in order[pos + 1:]:
-            a, b = items[i], items[j]
-            if b.published - a.published > window:
-                break
-            if _is_candidate(a, b, feats[i], feats[j], window_days):
-                scores[(min(a.id, b.id), max(a.id, b.id))] = _score_pair(a, b, feats[i], feats[j], window_days)
+    for block in blocks.values():
+        if len(block) < 2:
+            continue
+        block.sort(key=lambda i: items[i].published)
+        for pos, i in enumerate(block):
+            for j in block[pos + 1:]:
+                a, b = items[i], items[j]
+                if b.published - a.published > window:
+                    break
+                pair = (i, j) if i < j else (j, i)
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                if _is_candidate(a, b, feats[i], feats[j], window_days):
+                    scores[(min(a.id, b.id), max(a.id, b.id))] = _score_pair(a, b, feats[i], feats[j], window_days)
     return scores
 
 
