@@ -150,15 +150,20 @@ def _listing(ids: tuple[str, ...]) -> str:
     return ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
 
 
+def _sources_finding(found: list[Finding], say, point: int, severity: str, code: str, ids: tuple[str, ...],
+                     what: tuple[str, str], hint: tuple[str, str]) -> None:
+    """One finding about several sources: "3 source(s) have produced nothing in 30 days: a, b, c"."""
+    if ids:
+        found.append(Finding(point, severity, code, say(f"{len(ids)} {what[0]} : {_listing(ids)}",
+                                                        f"{len(ids)} {what[1]}: {_listing(ids)}"), say(*hint), ids))
+
+
 def _source_findings(config: Config, rows: list[dict[str, Any]], say) -> list[Finding]:
     found: list[Finding] = []
-    never = _ids([r for r in rows if r["status"] == "never"])
-    if never:
-        found.append(Finding(6, "high", "never-collected", say(
-            f"{len(never)} source(s) jamais collectée(s) : {_listing(never)}",
-            f"{len(never)} source(s) never collected: {_listing(never)}"),
-            say("lancer `veille collect` (ou `veille demo` pour le secteur de démonstration)",
-                "run `veille collect` (or `veille demo` for the demo sector)"), never))
+    _sources_finding(found, say, 6, "high", "never-collected", _ids([r for r in rows if r["status"] == "never"]),
+                     ("source(s) jamais collectée(s)", "source(s) never collected"),
+                     ("lancer `veille collect` (ou `veille demo` pour le secteur de démonstration)",
+                      "run `veille collect` (or `veille demo` for the demo sector)"))
     for row in rows:
         if row["status"] in ("failing", "gone"):
             found.append(Finding(6, "high", "failing-source", say(
@@ -172,41 +177,28 @@ def _source_findings(config: Config, rows: list[dict[str, Any]], say) -> list[Fi
                 f"source {row['id']} answered only {row['success_rate']:.0%} of the time over 30 days"),
                 say("voir `veille sources list` pour la dernière erreur", "see `veille sources list` for the last error"),
                 (row["id"],)))
-    silent = _ids([r for r in rows if r["status"] != "never" and r["items_30d"] == 0])
-    if silent:
-        found.append(Finding(6, "medium", "silent-sources", say(
-            f"{len(silent)} source(s) n'ont rien produit en {SILENT_DAYS} jours : {_listing(silent)}",
-            f"{len(silent)} source(s) have produced nothing in {SILENT_DAYS} days: {_listing(silent)}"),
-            say("vérifier qu'elles publient encore, ou les remplacer", "check they still publish, or replace them"), silent))
-    unnoted = _ids([r for r in rows if not r["legitimacy"]])
-    if unnoted:
-        found.append(Finding(4, "medium", "no-legitimacy-note", say(
-            f"{len(unnoted)} source(s) sans note de légitimité : {_listing(unnoted)}",
-            f"{len(unnoted)} source(s) without a legitimacy note: {_listing(unnoted)}"),
-            say("écrire dans `legitimacy` pourquoi la collecter est permis (flux public, licence, abonnement)",
-                "write in `legitimacy` why collecting it is allowed (public feed, licence, subscription)"), unnoted))
-    closed = _ids([r for r in rows if r["access"] != "free"])
-    if closed:
-        found.append(Finding(4, "low", "restricted-access", say(
-            f"{len(closed)} source(s) payante(s) ou sur identifiant : {_listing(closed)}",
-            f"{len(closed)} source(s) behind a paywall or a login: {_listing(closed)}"),
-            say("vérifier que l'abonnement autorise cet usage et ne jamais diffuser le texte intégral",
-                "check the subscription allows this use and never pass on the full text"), closed))
-    unjudged = _ids([r for r in rows if r["reliability"] in ("E", "F")])
-    if unjudged:
-        found.append(Finding(4, "low", "unjudged-sources", say(
-            f"{len(unjudged)} source(s) notée(s) E ou F (fiabilité douteuse ou impossible à juger) : {_listing(unjudged)}",
-            f"{len(unjudged)} source(s) graded E or F (doubtful or cannot be judged): {_listing(unjudged)}"),
-            say("les évaluer (code de l'Amirauté A-F) ou les recouper systématiquement",
-                "grade them (Admiralty code A-F) or always cross-check them"), unjudged))
+    _sources_finding(found, say, 6, "medium", "silent-sources",
+                     _ids([r for r in rows if r["status"] != "never" and r["items_30d"] == 0]),
+                     (f"source(s) n'ont rien produit en {SILENT_DAYS} jours", f"source(s) have produced nothing in {SILENT_DAYS} days"),
+                     ("vérifier qu'elles publient encore, ou les remplacer", "check they still publish, or replace them"))
+    _sources_finding(found, say, 4, "medium", "no-legitimacy-note", _ids([r for r in rows if not r["legitimacy"]]),
+                     ("source(s) sans note de légitimité", "source(s) without a legitimacy note"),
+                     ("écrire dans `legitimacy` pourquoi la collecter est permis (flux public, licence, abonnement)",
+                      "write in `legitimacy` why collecting it is allowed (public feed, licence, subscription)"))
+    _sources_finding(found, say, 4, "low", "restricted-access", _ids([r for r in rows if r["access"] != "free"]),
+                     ("source(s) payante(s) ou sur identifiant", "source(s) behind a paywall or a login"),
+                     ("vérifier que l'abonnement autorise cet usage et ne jamais diffuser le texte intégral",
+                      "check the subscription allows this use and never pass on the full text"))
+    _sources_finding(found, say, 4, "low", "unjudged-sources", _ids([r for r in rows if r["reliability"] in ("E", "F")]),
+                     ("source(s) notée(s) E ou F (fiabilité douteuse ou impossible à juger)",
+                      "source(s) graded E or F (doubtful or cannot be judged)"),
+                     ("les évaluer (code de l'Amirauté A-F) ou les recouper systématiquement",
+                      "grade them (Admiralty code A-F) or always cross-check them"))
     if any(r["in_digest"] is not None for r in rows):
-        unused = _ids([r for r in rows if r["items"] >= 5 and r["in_digest"] == 0])
-        if unused:
-            found.append(Finding(4, "low", "unused-sources", say(
-                f"aucun article de {len(unused)} source(s) n'a atteint un bulletin : {_listing(unused)}",
-                f"no item of {len(unused)} source(s) reached a digest: {_listing(unused)}"),
-                say("revoir ses thèmes, sa note ou son intérêt", "review its themes, its grade or whether it is worth it"),
-                unused))
+        _sources_finding(found, say, 4, "low", "unused-sources",
+                         _ids([r for r in rows if r["items"] >= 5 and r["in_digest"] == 0]),
+                         ("source(s) dont aucun article n'a atteint un bulletin", "source(s) of which no item reached a digest"),
+                         ("revoir leurs thèmes, leur note ou leur intérêt", "review their themes, their grade or whether they are worth it"))
     return found
 
 

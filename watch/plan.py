@@ -233,6 +233,15 @@ def _finding(point: Point, severity: str, code: str, message: str, hint: str, *s
     point.findings.append(Finding(point.number, severity, code, message, hint, tuple(subjects)))
 
 
+def _categories(ev: _Evidence, caption: str, note: str = "") -> Table:
+    """The two axes of the taxonomy: what information is sorted into."""
+    say = ev.say
+    return Table(caption, [say("axe", "axis"), say("catégories", "categories")],
+                 [[say("tendances de marché", "market trends"), _ids(ev.names[x] for x in ev.axes["trends"])],
+                  [say("mouvements des concurrents", "competitor moves"), _ids(ev.names[x] for x in ev.axes["moves"])]],
+                 note=note)
+
+
 # -- 1. scope ---------------------------------------------------------------------------------------------------
 
 def _scope(point: Point, ev: _Evidence) -> None:
@@ -378,11 +387,8 @@ def _data(point: Point, ev: _Evidence) -> None:
             "Quantitative data: each theme's indicators and the sources that feed it"),
         [say("thème", "theme"), say("indicateur", "indicator"), say("sources", "sources")],
         [[t.label, indicator, _ids(themes_cover[t.id]["sources"])] for t in config.themes for indicator in t.indicators]))
-    point.declared.append(Table(
-        say("Données qualitatives : les catégories de l'information", "Qualitative data: the categories of information"),
-        [say("axe", "axis"), say("catégories", "categories")],
-        [[say("tendances de marché", "market trends"), _ids(ev.names[x] for x in ev.axes["trends"])],
-         [say("mouvements des concurrents", "competitor moves"), _ids(ev.names[x] for x in ev.axes["moves"])]]))
+    point.declared.append(_categories(ev, say("Données qualitatives : les catégories de l'information",
+                                              "Qualitative data: the categories of information")))
     without = [t.id for t in config.themes if not t.indicators]
     if without:
         _finding(point, "medium", "theme-no-indicators", say(
@@ -594,12 +600,9 @@ def _reliability(point: Point, ev: _Evidence) -> None:
 
 def _trends(point: Point, ev: _Evidence) -> None:
     config, say = ev.config, ev.say
-    point.declared.append(Table(say("Catégories (nlp/taxonomy.yaml)", "Categories (nlp/taxonomy.yaml)"),
-                                [say("axe", "axis"), say("catégories", "categories")],
-                                [[say("tendances de marché", "market trends"), _ids(ev.names[x] for x in ev.axes["trends"])],
-                                 [say("mouvements des concurrents", "competitor moves"), _ids(ev.names[x] for x in ev.axes["moves"])]],
-                                note=say("Termes en hausse : mentions de la semaine comparées aux 8 semaines précédentes.",
-                                         "Rising terms: this week's mentions against the 8 weeks before.")))
+    point.declared.append(_categories(ev, say("Catégories (nlp/taxonomy.yaml)", "Categories (nlp/taxonomy.yaml)"),
+                                      say("Termes en hausse : mentions de la semaine comparées aux 8 semaines précédentes.",
+                                          "Rising terms: this week's mentions against the 8 weeks before.")))
     if ev.no_items(point):
         return
     current = iso_week(ev.now)
