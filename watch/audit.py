@@ -92,7 +92,7 @@ def _source_row(source: Source, state: dict[str, Any] | None, recent_items: int,
     last_error = state.get("last_error") or ""
     if not is_online(source):
         robots = say("sans objet (hors ligne)", "not applicable (offline)")
-    elif "robots" in last_error.lower():
+    elif "robots" in (last_error + (state.get("warning") or "")).lower():  # spiders record refused pages as a warning
         robots = say("refusé par robots.txt", "forbidden by robots.txt")
     elif source.kind == "feed":
         robots = say("flux publié pour être relu", "feed published to be polled")
