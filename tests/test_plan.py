@@ -220,6 +220,19 @@ def test_weak_configuration_names_every_gap_without_crashing(weak):
     assert result.exit_code == 0 and "aucune source ne couvre le thème reglementation" in result.stdout
 
 
+def test_a_configuration_with_nothing_but_a_company_names_its_gaps(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("company: {name: Vide}\n", encoding="utf-8")
+    config = load_config(path)
+    with Store.open(config.database) as store:
+        plan = watch_plan(config, store, lang="en")
+    assert {"no-themes", "no-sources", "no-audience", "no-competitors", "no-unsubscribe"} <= codes(plan)
+    assert [p.status for p in plan.points if p.number in (1, 4, 8)] == ["unmet"] * 3
+    well_formed(render_plan(plan, "html"))
+    result = run("--config", str(path), "sources", "audit")
+    assert result.exit_code == 0 and "Aucune source déclarée" in result.stdout and "veille sources add" in result.stdout
+
+
 def test_sources_audit_reports_health_and_formats(server, tmp_path):
     server.add("/ok.xml", rss(rss_item(1, "Veloce baisse ses prix")))
     server.add("/broken.xml", "oops", status=500, content_type="text/plain")

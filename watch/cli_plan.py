@@ -113,17 +113,22 @@ def audit(obj, fmt: str) -> None:
                  "per_week": row["items_per_week"], "last_item": (row["last_item"] or "")[:10],
                  "digest": "" if row["digest_share"] is None else f"{row['digest_share']:.0%}",
                  "findings": ", ".join(row["findings"])} for row in report.sources]
-        emit(rows, "table", title=tr("Sources", "Sources"))
+        if not rows:
+            click.echo(tr("Aucune source déclarée.", "No source declared."))
+        else:
+            emit(rows, "table", title=tr("Sources", "Sources"))
         emit([{"dimension": key, "breakdown": ", ".join(f"{k} {v}" for k, v in values.items())}
               for key, values in report.diversity.items() if key not in ("themes", "competitors")],
              "table", title=tr("Diversité", "Diversity"))
-        emit([{"theme": theme, "sources": len(c["sources"]), "types": ", ".join(c["types"]),
-               "languages": ", ".join(c["languages"]), "online/offline": ", ".join(c["online"])}
-              for theme, c in report.diversity["themes"].items()], "table", title=tr("Par thème", "Per theme"))
-        emit([{"competitor": competitor, "own sources": ", ".join(c["own_sources"]),
-               "mentioned by": ", ".join(c["mentioned_by"]), "items": c["items"]}
-              for competitor, c in report.diversity["competitors"].items()],
-             "table", title=tr("Par concurrent (28 j)", "Per competitor (28 d)"))
+        if report.diversity["themes"]:
+            emit([{"theme": theme, "sources": len(c["sources"]), "types": ", ".join(c["types"]),
+                   "languages": ", ".join(c["languages"]), "online/offline": ", ".join(c["online"])}
+                  for theme, c in report.diversity["themes"].items()], "table", title=tr("Par thème", "Per theme"))
+        if report.diversity["competitors"]:
+            emit([{"competitor": competitor, "own sources": ", ".join(c["own_sources"]),
+                   "mentioned by": ", ".join(c["mentioned_by"]), "items": c["items"]}
+                  for competitor, c in report.diversity["competitors"].items()],
+                 "table", title=tr("Par concurrent (28 j)", "Per competitor (28 d)"))
         emit([{"severity": f.severity, "point": f.point, "recommendation": f.message, "how": f.hint}
               for f in report.findings], "table", title=tr("Recommandations", "Recommendations"))
 

@@ -235,6 +235,7 @@ def _share(part: int, whole: int) -> str:
 
 
 def _ids(values: Any) -> str:
+    values = list(values)
     return ", ".join(values) if values else "–"
 
 
