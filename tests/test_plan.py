@@ -230,7 +230,7 @@ def test_a_configuration_with_nothing_but_a_company_names_its_gaps(tmp_path):
     assert [p.status for p in plan.points if p.number in (1, 4, 8)] == ["unmet"] * 3
     well_formed(render_plan(plan, "html"))
     result = run("--config", str(path), "sources", "audit")
-    assert result.exit_code == 0 and "Aucune source déclarée" in result.stdout and "veille sources add" in result.stdout
+    assert result.exit_code == 0 and "Aucune source déclarée" in result.stdout and "aucune source déclarée" in result.stdout
 
 
 def test_sources_audit_reports_health_and_formats(server, tmp_path):
