@@ -154,11 +154,14 @@ class _Evidence:
         self.audit: SourcesAudit = audit_sources(config, store, now=now, lang=lang, items=self.items)
         self.diffusion = store.diffusion()
         self.term_counts = store.term_counts(now - timedelta(weeks=9, days=1))
-        self.names = scoring.taxonomy_names(lang)
-        self.names.update({t.id: t.label for t in config.themes})
-        self.names.update({c.id: c.name for c in config.competitors})
         taxonomy = yaml.safe_load(scoring.TAXONOMY_FILE.read_text(encoding="utf-8"))
         self.axes = {axis: [label["id"] for label in taxonomy[axis]] for axis in ("trends", "moves")}
+        # Names as written in tables ("RSE et environnement"); the reasons put them inside a sentence, lower-cased.
+        # Theme, competitor and label ids are separate namespaces: one table of names each.
+        self.label_names = {label["id"]: label.get(lang, label["id"]) for axis in self.axes for label in taxonomy[axis]}
+        self.theme_names = {t.id: t.label for t in config.themes}
+        self.competitor_names = {c.id: c.name for c in config.competitors}
+        self.reason_names = {**scoring.taxonomy_names(lang), **self.theme_names, **self.competitor_names}
         # The score's rule for a theme (a keyword found in the folded text); substring tests beat one regex
         # alternation per theme by a third on a month of a large watch (tens of thousands of items).
         words = {t.id: tuple(_fold(k) for ks in t.keywords.values() for k in ks if len(k) > 2) for t in config.themes}
@@ -247,8 +250,8 @@ def _categories(ev: _Evidence, caption: str, note: str = "") -> Table:
     """The two axes of the taxonomy: what information is sorted into."""
     say = ev.say
     return Table(caption, [say("axe", "axis"), say("catégories", "categories")],
-                 [[say("tendances de marché", "market trends"), _ids(ev.names[x] for x in ev.axes["trends"])],
-                  [say("mouvements des concurrents", "competitor moves"), _ids(ev.names[x] for x in ev.axes["moves"])]],
+                 [[say("tendances de marché", "market trends"), _ids(ev.label_names[x] for x in ev.axes["trends"])],
+                  [say("mouvements des concurrents", "competitor moves"), _ids(ev.label_names[x] for x in ev.axes["moves"])]],
                  note=note)
 
 
@@ -465,7 +468,7 @@ def _sources(point: Point, ev: _Evidence) -> None:
         point.evidence.append(Table(say("Complémentarité par thème", "Complementarity per theme"),
                                     [say("thème", "theme"), say("sources", "sources"), say("types", "types"),
                                      say("langues", "languages"), say("en ligne / hors ligne", "online / offline")],
-                                    [[ev.names.get(t, t), len(c["sources"]), _ids(c["types"]), _ids(c["languages"]),
+                                    [[ev.theme_names[t], len(c["sources"]), _ids(c["types"]), _ids(c["languages"]),
                                       _ids(c["online"])] for t, c in diversity["themes"].items()]))
         point.evidence.append(Table(
             say(f"Légitimité et productivité ({WINDOW_DAYS} j)", f"Legitimacy and productivity ({WINDOW_DAYS} d)"),
@@ -522,7 +525,7 @@ def _relevance(point: Point, ev: _Evidence) -> None:
                                 [say("score", "score"), say("article", "item"), say("source", "source"),
                                  say("pourquoi", "why")],
                                 [[i["score"], ev.link(i), i["source"],
-                                  scoring.render_reasons(json.loads(i["reasons"]) if i["reasons"] else [], ev.lang, ev.names)]
+                                  scoring.render_reasons(json.loads(i["reasons"]) if i["reasons"] else [], ev.lang, ev.reason_names)]
                                  for i in best]))
     if classified < 0.9 * len(items):
         _finding(point, "medium", "unclassified-items", say(
@@ -629,7 +632,7 @@ def _trends(point: Point, ev: _Evidence) -> None:
         for label in ev.axes[axis]:
             series = [sum(1 for w, i in by_week if w == week and any(l["label"] == label and l["axis"] == axis
                                                                        for l in i["labels"])) for week in weeks]
-            rows.append([ev.names[label], *series, sum(series), sparkline(series)])
+            rows.append([ev.label_names[label], *series, sum(series), sparkline(series)])
         return rows
 
     header = [*weeks, say("total", "total"), ""]
@@ -644,7 +647,7 @@ def _trends(point: Point, ev: _Evidence) -> None:
                   and any(l["axis"] == "moves" for l in i["labels"])]
         kinds = Counter(l["label"] for i in theirs for l in i["labels"] if l["axis"] == "moves")
         latest = max(theirs, key=lambda i: i["published_at"]) if theirs else None
-        moves_rows.append([competitor.name, len(theirs), _ids(f"{ev.names[k]} {n}" for k, n in kinds.most_common()),
+        moves_rows.append([competitor.name, len(theirs), _ids(f"{ev.label_names[k]} {n}" for k, n in kinds.most_common()),
                            ev.link(latest) if latest else "–"])
     point.evidence.append(Table(say(f"Mouvements des concurrents ({WINDOW_DAYS} j)", f"Competitor moves ({WINDOW_DAYS} d)"),
                                 [say("concurrent", "competitor"), say("mouvements", "moves"), say("types", "kinds"),
@@ -658,14 +661,15 @@ def _trends(point: Point, ev: _Evidence) -> None:
     point.evidence.append(Table(say(f"Termes en hausse, semaine {current}", f"Rising terms, week {current}"),
                                 [say("terme", "term"), say("genre", "kind"), say("cette semaine", "this week"),
                                  say("moyenne des 8 semaines", "8-week mean"), ""],
-                                [[ev.names.get(r.term, r.term), r.kind, r.count, r.baseline, sparkline(r.weeks)] for r in rising],
+                                [[ev.label_names.get(r.term, r.term) if r.kind == "label" else r.term, r.kind, r.count,
+                                  round(r.baseline, 1), sparkline(r.weeks)] for r in rising],
                                 note="" if rising else say("aucun terme ne monte nettement cette semaine",
                                                            "no term is clearly rising this week")))
     quiet = [label for label, row in zip(ev.axes["trends"], trend_rows) if label in STANDARD_TRENDS and not row[-2]]
     if quiet:
         _finding(point, "low", "trend-category-empty", say(
-            f"aucun article en {WEEKS} semaines dans la catégorie : {_ids(ev.names[q] for q in quiet)}",
-            f"no item in {WEEKS} weeks in the category: {_ids(ev.names[q] for q in quiet)}"),
+            f"aucun article en {WEEKS} semaines dans la catégorie : {_ids(ev.label_names[q] for q in quiet)}",
+            f"no item in {WEEKS} weeks in the category: {_ids(ev.label_names[q] for q in quiet)}"),
             say("ajouter une source qui couvre ces évolutions (études, statistiques publiques)",
                 "add a source that covers these changes (studies, public statistics)"), *quiet)
     still = [c.id for c, row in zip(config.competitors, moves_rows) if not row[1]]
@@ -680,8 +684,8 @@ def _trends(point: Point, ev: _Evidence) -> None:
 
 def _interests(audience: Audience, ev: _Evidence) -> str:
     wanted = audience.interests
-    parts = [", ".join(ev.names.get(x, x) for x in values) for values in (wanted.themes, wanted.labels, wanted.competitors)
-             if values]
+    parts = [", ".join(names.get(x, x) for x in values) for names, values in (
+        (ev.theme_names, wanted.themes), (ev.label_names, wanted.labels), (ev.competitor_names, wanted.competitors)) if values]
     return " · ".join(parts) or ev.say("tout (aucun centre d'intérêt)", "everything (no interests)")
 
 
