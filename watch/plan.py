@@ -807,9 +807,11 @@ def _diffusion(point: Point, ev: _Evidence) -> None:
     files = [p for p in archive.rglob("*") if p.is_file()] if archive.is_dir() else []
     if files:
         kinds = Counter(p.suffix.lstrip(".") or "?" for p in files)
+        previews = sum(1 for p in files if "preview" in p.relative_to(archive).parts and p.suffix == ".html")
         point.evidence.append(Table(say("Archive", "Archive"), [], [
-            [say("dossier", "folder"), str(archive)], [say("fichiers", "files"), _ids(f"{k} {n}" for k, n in kinds.most_common())]],
-            facts=True))
+            [say("dossier", "folder"), str(archive)],
+            [say("fichiers", "files"), _ids(f"{k} {n}" for k, n in kinds.most_common())],
+            [say("aperçus de bulletins (jamais envoyés)", "digest previews (never sent)"), previews]], facts=True))
     if not delivery.unsubscribe and not delivery.unsubscribe_url:
         _finding(point, "medium", "no-unsubscribe", say("aucune adresse de désinscription", "no unsubscribe address"),
                  say("renseigner `delivery.unsubscribe` (mailto:)", "fill in `delivery.unsubscribe` (mailto:)"))
@@ -846,22 +848,23 @@ def _deliveries(point: Point, ev: _Evidence) -> None:
         row = built.get(audience.id)
         if not row or not row.get("digests"):
             never.append(audience.id)
-            rows.append([audience.id, 0, "–", "–", 0, 0, 0, "–"])
+            rows.append([audience.id, 0, (row or {}).get("alerts", 0), "–", "–", 0, 0, 0, "–"])
             continue
-        rows.append([audience.id, row["digests"], row.get("last_period") or "–", _day(row.get("last_created")),
-                     row["sent"], row["failed"], row["pending"], row.get("last_error") or "–"])
+        rows.append([audience.id, row["digests"], row.get("alerts", 0), row.get("last_period") or "–",
+                     _day(row.get("last_created")), row["sent"], row["failed"], row["pending"], row.get("last_error") or "–"])
         period = _period_days(audience.schedule)
         age = _age_days(row.get("last_created"), ev.now)
         if period and age is not None and age > 2 * period + 1:
             late.append(audience.id)
     point.evidence.append(Table(say("Bulletins construits et envois", "Digests built and deliveries"),
-                                [say("audience", "audience"), say("bulletins", "digests"), say("dernière période", "last period"),
+                                [say("audience", "audience"), say("bulletins", "digests"), say("alertes", "alerts"),
+                                 say("dernière période", "last period"),
                                  say("construit le", "built on"), say("envoyés", "sent"), say("échecs", "failed"),
                                  say("en attente", "pending"), say("dernière erreur", "last error")], rows,
                                 note=say(f"{ev.diffusion['suppressed']} adresse(s) désinscrite(s).",
                                          f"{ev.diffusion['suppressed']} address(es) unsubscribed.")))
-    failed = sum(r[5] for r in rows)
-    pending = sum(r[6] for r in rows)
+    failed = sum(r[6] for r in rows)
+    pending = sum(r[7] for r in rows)
     if failed:
         _finding(point, "high", "deliveries-failed", say(f"{failed} envoi(s) en échec", f"{failed} failed deliveries"),
                  say("lire la dernière erreur, corriger l'adresse ou le serveur, puis `veille digest send`",

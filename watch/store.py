@@ -589,23 +589,30 @@ class Store:
         return activity
 
     def diffusion(self) -> dict[str, Any] | None:
-        """What the digest stage built and delivered, per audience; None while its tables do not exist."""
+        """What the digest stage built and delivered, per audience; None while its tables do not exist.
+
+        Digests and same-day alerts share the `digests` table (column `kind`); deliveries of both are counted.
+        """
         if not self.has_table("digests"):
             return None
-        audiences = {row["audience"]: {**row, "sent": 0, "failed": 0, "pending": 0, "last_error": None,
-                                       "last_sent": None}
-                     for row in self._rows("select audience, count(*) as digests, max(period) as last_period, "
-                                           "max(created_at) as last_created, coalesce(sum(items), 0) as items "
-                                           "from digests group by 1")}
+        kinds = "kind" in {row[1] for row in self.conn.execute("pragma table_info(digests)")}
+        is_digest = "kind = 'digest'" if kinds else "1"
+        audiences = {row["audience"]: {**row, "sent": 0, "failed": 0, "pending": 0, "last_error": None, "last_sent": None}
+                     for row in self._rows(
+                         f"select audience, coalesce(sum({is_digest}), 0) as digests, coalesce(sum(not ({is_digest})), 0) "
+                         f"as alerts, max(case when {is_digest} then period end) as last_period, "
+                         f"max(case when {is_digest} then created_at end) as last_created, "
+                         f"coalesce(sum(case when {is_digest} then items end), 0) as items from digests group by 1")}
         if self.has_table("deliveries"):
             for row in self._rows("select d.audience, v.status, count(*) as n, max(v.sent_at) as last_sent, "
                                   "max(case when v.last_error is not null and v.last_error != '' then v.last_error end) "
                                   "as last_error from deliveries v join digests d on d.id = v.digest_id group by 1, 2"):
-                entry = audiences.setdefault(row["audience"], {"audience": row["audience"], "digests": 0, "items": 0,
-                                                               "sent": 0, "failed": 0, "pending": 0})
-                if row["status"] in ("sent", "failed", "pending"):
-                    entry[row["status"]] += row["n"]
-                if row["status"] == "sent":
+                entry = audiences.setdefault(row["audience"], {"audience": row["audience"], "digests": 0, "alerts": 0,
+                                                               "items": 0, "sent": 0, "failed": 0, "pending": 0})
+                status = "pending" if row["status"] == "sending" else row["status"]  # sending: claimed, not yet sent
+                if status in ("sent", "failed", "pending"):
+                    entry[status] += row["n"]
+                if status == "sent":
                     entry["last_sent"] = row["last_sent"]
                 entry["last_error"] = row["last_error"] or entry.get("last_error")
         suppressed = (self.conn.execute("select count(*) from suppressions").fetchone()[0]
