@@ -8,8 +8,10 @@ writes everything back.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -19,17 +21,10 @@ from spacy.tokens import Doc
 from nlp.language import detect_language
 from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, taxonomy
 from nlp.text import fold
-from nlp.textcat import load_model, model_input, predict
+from nlp.textcat import (DEFAULT_CUT, THRESHOLD, combine, evidence_of, load_model, model_input, predict,
+                         rule_score)
 
 log = logging.getLogger(__name__)
-THRESHOLD = 0.5
-# The bag-of-words model is under-confident (many labels, title-only training copies), so its probability is
-# scaled by 0.5 / MODEL_CUT (capped at 1) before it meets the rules and the 0.5 threshold. The cut was chosen on a
-# fifth of nlp/train/ held out from training (plateau from 0.08 to 0.15), never on nlp/dev/.
-MODEL_CUT = 0.12
-# A bag-of-words model says ~0.5 for words it never saw, so a bare name or a four-word headline would get many
-# labels: its evidence is scaled down below this many words (a feed's title-only entry relies more on the rules).
-FULL_EVIDENCE_WORDS = 8
 PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
 
 
@@ -68,15 +63,29 @@ class Classifier:
     """Pipelines per language plus the trained model; build once, analyse many texts."""
 
     def __init__(self, config: Any = None, data_dir: Path | None = None, languages: Sequence[str] = ("fr", "en")):
-        self.pipelines = Pipelines(competitors_of(config), use_models=config.nlp.models if config else True)
+        self._parts = (competitors_of(config), config.nlp.models if config else True, data_dir, tuple(languages))
+        self._build(*self._parts)
+
+    def _build(self, competitors: list[dict], use_models: bool, data_dir: Path | None, languages: tuple[str, ...]):
+        self.pipelines = Pipelines(competitors, use_models=use_models)
         self.model = load_model(data_dir)
         self.axes = taxonomy()
-        self.languages = tuple(languages)
+        self.languages = languages
 
-    def analyse(self, inputs: Iterable[TextInput], batch_size: int = 256) -> Iterator[Analysis]:
+    def analyse(self, inputs: Iterable[TextInput], batch_size: int = 256, workers: int = 1) -> Iterator[Analysis]:
+        """Analyses in input order. With `workers` > 1, helper processes (each with its own pipelines, built while
+        this one builds its own) take batches in turn with this process: spaCy runs on one core per process."""
         iterator = iter(inputs)
-        while batch := list(islice(iterator, batch_size)):
-            yield from self._batch(batch)
+        if workers < 2:
+            while batch := list(islice(iterator, batch_size)):
+                yield from self._batch(batch)
+            return
+        with _helper_pool(self._parts, workers - 1) as pool:
+            while batches := [b for b in (list(islice(iterator, batch_size)) for _ in range(workers)) if b]:
+                futures = [pool.submit(_analyse_in_helper, b) for b in batches[1:]]
+                yield from self._batch(batches[0])
+                for future in futures:
+                    yield from future.result()
 
     def _batch(self, batch: list[TextInput]) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(batch)
@@ -103,26 +112,27 @@ class Classifier:
         probabilities = predict(self.model, (model_input(doc, len(item.title) if item.title else 0)
                                              for doc, item in zip(docs, batch)))
         for analysis, doc, probability in zip(results, docs, probabilities):
-            words = sum(1 for t in doc if not (t.is_punct or t.is_space))
-            evidence = min(1.0, words / FULL_EVIDENCE_WORDS)
-            self._fill(analysis, doc, {label: p * evidence for label, p in probability.items()})
+            self._fill(analysis, doc, probability, evidence_of(doc))
         return results  # type: ignore[return-value]
 
-    def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float]) -> None:
-        hits = doc._.rule_hits or {}
+    def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float], evidence: float) -> None:
+        weights = self.model.rule_weights if self.model else {}
+        best = {label: rule_score(matches, weights, label) for label, matches in (doc._.rule_hits or {}).items()}
         for label, axis in self.axes.items():
-            rule_score, phrase, _ = hits.get(label, (0.0, "", 0))
-            model_score = min(1.0, probabilities.get(label, 0.0) * THRESHOLD / MODEL_CUT) if self.model else 0.0
-            # Noisy-OR of two kinds of evidence; without a model, a rule stands alone (tests, broken installs).
+            score_of_rule, phrase, _ = best.get(label, (0.0, "", 0))
+            # Rules and model combined (nlp/textcat.py); without a model, a rule stands alone (tests, broken
+            # installs).
             if self.model:
-                score = 1 - (1 - rule_score) * (1 - model_score)
+                cut = self.model.cuts.get(label, DEFAULT_CUT)
+                score = combine(score_of_rule, probabilities.get(label, 0.0), cut, evidence)
+                model_alone = combine(0.0, probabilities.get(label, 0.0), cut, evidence)
             else:
-                score = 0.75 if rule_score >= STRONG else 0.0
+                score, model_alone = (0.75 if score_of_rule >= STRONG else 0.0), 0.0
             if score < THRESHOLD:
                 continue
             if not self.model:
                 by = f"rule:{phrase}"
-            elif rule_score > 0 and model_score < THRESHOLD:
+            elif score_of_rule > 0 and model_alone < THRESHOLD:
                 by = f"rule+model:{phrase}"
             else:
                 by = "model"
@@ -140,10 +150,38 @@ class Classifier:
         moves = [l for l in analysis.labels if l["axis"] == "moves"]
         if moves:
             # The words that showed a move locate its actor: take those of the best move that has some.
-            trigger = next((hits[m["label"]][2] for m in moves if m["label"] in hits), None)
+            trigger = next((best[m["label"]][2] for m in moves if m["label"] in best), None)
             actor = _actor(doc, trigger)
             if actor is not None:
                 analysis.actor, analysis.actor_competitor = actor.text, actor.kb_id_ or None
+
+
+def _helper_pool(parts: tuple, workers: int) -> ProcessPoolExecutor:
+    # forkserver (or spawn), never fork: the CLI's progress bar runs a thread, and forking a threaded process can
+    # leave a lock held in the child.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["nlp.classify"])
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_helper, initargs=(parts,))
+
+
+# The one Classifier of a helper process, built by the pool's initializer; the main process never sets it.
+_helper: Classifier | None = None
+
+
+def _start_helper(parts: tuple) -> None:
+    global _helper
+    _helper = Classifier.__new__(Classifier)
+    _helper._parts = parts
+    _helper._build(*parts)
+    for lang in parts[3]:  # build the pipelines now, while the main process builds its own
+        _helper.pipelines.get(lang)
+
+
+def _analyse_in_helper(batch: list[TextInput]) -> list[Analysis]:
+    assert _helper is not None, "helper process not initialised"
+    return _helper._batch(batch)
 
 
 PHRASE_POS = {"NOUN", "PROPN", "ADJ"}

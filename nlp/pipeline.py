@@ -56,15 +56,25 @@ def make_normalizer(nlp: Language, name: str) -> Any:
     # The tagger-driven lemmatizer of fr_core_news_sm depends on the part of speech, and headlines fool the tagger
     # ("Rouléo rachète …": rachète tagged ADJ, lemma "rachèt"). A lookup table does not care: when it knows the
     # word, its lemma wins; otherwise the pipeline's own lemma is kept ("lève" -> "lever").
+    # The norm depends only on the word and the pipeline's lemma, so it is computed once per (word, lemma) pair:
+    # table lookups and folding per token were the largest cost of the blank pipelines.
     table = _lookup_table(nlp.lang)
+    norms: dict[tuple[int, int], str] = {}
+
+    def norm_of(token: Any) -> str:
+        known = (table.get(token.text) or table.get(token.lower_)) if table is not None else None
+        if isinstance(known, (list, tuple)):  # a few entries list several lemmas: the first is the usual one
+            known = known[0] if known else None
+        lemma = known if known and known != token.text else (token.lemma_ or token.text)
+        return fold(lemma)
 
     def normalize(doc: Doc) -> Doc:
         for token in doc:
-            known = (table.get(token.text) or table.get(token.lower_)) if table is not None else None
-            if isinstance(known, (list, tuple)):  # a few entries list several lemmas: the first is the usual one
-                known = known[0] if known else None
-            lemma = known if known and known != token.text else (token.lemma_ or token.text)
-            token.norm_ = fold(lemma)
+            key = (token.orth, token.lemma)
+            norm = norms.get(key)
+            if norm is None:
+                norm = norms[key] = norm_of(token)
+            token.norm_ = norm
         return doc
 
     return normalize
@@ -127,11 +137,12 @@ class RuleMatcher:
         self.matcher.add(key, [pattern])
 
     def __call__(self, doc: Doc) -> Doc:
-        hits: dict[str, tuple[float, str, int]] = {}
+        # Every match is kept (label -> [(phrase, lexicon weight, token index)]): the trained model may carry its
+        # own weight per phrase, measured on nlp/train (see nlp/textcat.py `rule_score`).
+        hits: dict[str, list[tuple[str, float, int]]] = {}
         for match_id, start, _end in self.matcher(doc):
             label, weight, phrase = self.weights[doc.vocab.strings[match_id]]
-            if label not in hits or weight > hits[label][0]:
-                hits[label] = (weight, phrase, start)
+            hits.setdefault(label, []).append((phrase, weight, start))
         doc._.rule_hits = hits
         return doc
 

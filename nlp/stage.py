@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,6 +18,8 @@ from nlp.stories import StoryItem, group_stories, story_sources
 log = logging.getLogger(__name__)
 STORY_HORIZON_DAYS = 30  # stories and scores are recomputed over the items first seen in this window
 CHUNK = 500
+# Below this many items, a second process (which builds its own pipelines, a few seconds) does not pay for itself.
+PARALLEL_MIN_ITEMS = 1500
 
 
 @dataclass
@@ -34,7 +37,8 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
     if rows:
         classifier = Classifier(config, data_dir=config.database.parent if config else None)
         inputs = (TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"]) for r in rows)
-        analyses = classifier.analyse(inputs)
+        workers = config.nlp.workers if config and len(rows) >= PARALLEL_MIN_ITEMS else 1
+        analyses = classifier.analyse(inputs, workers=min(workers, os.cpu_count() or 1))
         while chunk := list(islice(analyses, CHUNK)):
             report.classified += store.save_classification(a.as_record() for a in chunk)
             if progress:

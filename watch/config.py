@@ -60,6 +60,9 @@ class NlpSettings(Model):
     """How items are classified."""
 
     models: bool = True  # use installed spaCy model packages (fr_core_news_sm…); false: blank pipelines + rules
+    # Processes that classify a large batch together (spaCy uses one core per process); each holds its own
+    # pipelines (~300-600 MB). Small batches always run in one process.
+    workers: int = Field(2, ge=1, le=16)
 
 
 class Schedule(Model):
