@@ -252,7 +252,7 @@ def _diversity_findings(config: Config, diversity: dict[str, Any], say) -> list[
                 f"le thème {theme.id} ne repose que sur la source {cover['sources'][0]} : rien pour la recouper",
                 f"the theme {theme.id} rests on the single source {cover['sources'][0]}: nothing to cross-check it"),
                 say("ajouter une seconde source d'un autre type", "add a second source of another type"), (theme.id,)))
-        if "institutional" not in cover["types"]:
+        if "institutional" not in cover["types"] and "institutional" in diversity["type"]:
             found.append(Finding(4, "medium", "theme-no-institutional", say(
                 f"aucune source institutionnelle ne couvre le thème {theme.id} ({theme.label})",
                 f"no institutional source covers the theme {theme.id} ({theme.label})"),

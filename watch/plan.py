@@ -92,9 +92,12 @@ class Point:
 
     @property
     def status(self) -> str:
-        """met / partial / unmet: a high-severity gap leaves the criterion unmet, a medium one weakens it."""
+        """met / partial / unmet: a high-severity gap leaves the criterion unmet; a medium one, or evidence that
+        cannot be measured yet, leaves it partly met (a criterion is not met on declarations alone)."""
         severities = {f.severity for f in self.findings}
-        return "unmet" if "high" in severities else "partial" if "medium" in severities else "met"
+        if "high" in severities:
+            return "unmet"
+        return "partial" if "medium" in severities or self.missing else "met"
 
 
 @dataclass
@@ -476,10 +479,10 @@ def _sources(point: Point, ev: _Evidence) -> None:
              say("articles en base", "items stored"), say("part dans un bulletin", "share in a digest")],
             [[r["id"], r["robots"], r["items_per_week"], r["items"],
               "–" if r["digest_share"] is None else f"{r['digest_share']:.0%}"] for r in audit.sources]))
+        if all(r["digest_share"] is None for r in audit.sources):
+            point.evidence[-1].note = say("La part parvenue à un bulletin se mesure une fois des bulletins construits.",
+                                          "The share that reached a digest is measured once digests have been built.")
     point.findings.extend(f for f in audit.findings if f.point == 4)
-    if ev.diffusion is None and audit.sources:
-        point.missing.append(say("la part des articles parvenue à un bulletin sera mesurée quand des bulletins auront été construits",
-                                 "the share of items that reached a digest is measured once digests have been built"))
 
 
 # -- 5. relevance -----------------------------------------------------------------------------------------------
