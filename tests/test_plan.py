@@ -166,6 +166,7 @@ def test_empty_database_shows_the_declared_side_and_says_what_evidence_is_missin
         assert any(table.rows for table in point.declared), point.number
     assert all(p.missing for p in plan.points if p.number in (1, 2, 3, 5, 6, 7, 8, 9))
     assert "veille collect" in plan.points[0].missing[0]
+    assert all(p.status != "met" for p in plan.points if p.missing), "declarations alone do not meet a criterion"
     found = {f.code: f for f in plan.findings}
     assert set(found["never-collected"].subjects) == {s.id for s in config.sources}
     assert "no-digest" in found
