@@ -32,7 +32,12 @@ def test_demo_collects_the_sector_with_recent_items_and_history(tmp_path, monkey
         items = store.items()
         fetches = list(store.db["fetches"].rows)
     assert len(items) >= 100 and {i["lang"] for i in items} >= {"fr", "en"}
-    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 8
+    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 9, "8 feeds and the pricing page"
+    notes = [i for i in items if i["origin"] == "offline"]
+    assert len(notes) == 8 and {n["source"] for n in notes} == {"salons", "terrain-commercial", "presse-imprimee"}
+    assert all(n["entered_by"] == "demo" and n["entered_from"].endswith(f"demo-field-notes.csv:{k}")
+               for n, k in zip(sorted(notes, key=lambda n: n["entered_from"]), range(2, 10)))
+    assert "Notes de terrain : 8 importée(s)" in result.stdout
     now = datetime.now(timezone.utc)
     published = [datetime.fromisoformat(i["published_at"]) for i in items]
     assert all(p <= now for p in published)
@@ -41,14 +46,22 @@ def test_demo_collects_the_sector_with_recent_items_and_history(tmp_path, monkey
     assert set(range(10)) <= weeks, "ten weeks of history give rising trends a baseline"
 
 
-def test_second_demo_run_stores_nothing_new(tmp_path, monkeypatch):
+def test_second_demo_run_shows_a_page_change_and_the_third_nothing_new(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     db = tmp_path / "demo.db"
     port = str(free_port())
-    run("--db", str(db), "demo", "--port", port)
+    first = run("--db", str(db), "demo", "--port", port)
+    assert "Changement de page" not in first.stdout, "the first run stores the page's baseline"
     again = run("--db", str(db), "demo", "--port", port)
     assert again.exit_code == 0
-    assert re.search(r"\b0 nouveaux articles", again.stdout)
+    assert re.search(r"\b1 nouveaux articles", again.stdout), "the feeds give nothing new, the pricing page changed"
+    assert "Changement de page détecté (veloce-tarifs)" in again.stdout
+    assert "2 790 € → 2 890 € (+3,6 %)" in again.stdout and "+ Kargo Lab T3 Pro" in again.stdout
+    with Store.open(db) as store:
+        [change] = [i for i in store.items() if i["origin"] == "page_change"]
+        assert change["competitor"] == "veloce" and change["classified_at"]
+    third = run("--db", str(db), "demo", "--port", port)
+    assert re.search(r"\b0 nouveaux articles", third.stdout), "new noise on the page (time, counter, token) is ignored"
 
 
 def test_demo_server_answers_conditional_get_and_advertises_its_feeds():

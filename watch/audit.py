@@ -160,10 +160,16 @@ def _sources_finding(found: list[Finding], say, point: int, severity: str, code:
 
 def _source_findings(config: Config, rows: list[dict[str, Any]], say) -> list[Finding]:
     found: list[Finding] = []
-    _sources_finding(found, say, 6, "high", "never-collected", _ids([r for r in rows if r["status"] == "never"]),
+    _sources_finding(found, say, 6, "high", "never-collected",
+                     _ids([r for r in rows if r["status"] == "never" and r["online"]]),
                      ("source(s) jamais collectée(s)", "source(s) never collected"),
                      ("lancer `veille collect` (ou `veille demo` pour le secteur de démonstration)",
                       "run `veille collect` (or `veille demo` for the demo sector)"))
+    _sources_finding(found, say, 6, "medium", "offline-empty",
+                     _ids([r for r in rows if r["status"] == "never" and not r["online"]]),
+                     ("source(s) hors ligne sans aucune note", "offline source(s) without any note"),
+                     ("saisir les observations avec `veille add` ou les importer avec `veille import FICHIER.csv`",
+                      "enter observations with `veille add` or import them with `veille import FILE.csv`"))
     for row in rows:
         if row["status"] in ("failing", "gone"):
             found.append(Finding(6, "high", "failing-source", say(

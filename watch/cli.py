@@ -24,13 +24,14 @@ from watch.collect import collect as run_collect
 from watch.errors import ConfigError, UsageError, VeilleError
 from watch.feeds import discover_feed
 from watch.i18n import tr, user_language
-from watch.output import FORMATS, emit
+from watch.output import emit, format_option
 from watch.store import Store
 from nlp.score import render_reasons, taxonomy_names
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
-               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility")
+               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility",
+               "competitor", "themes", "entered_by", "entered_from", "attachment")
 err = Console(stderr=True, highlight=False)
 
 
@@ -105,10 +106,6 @@ def _display_names(obj: Context) -> dict[str, str]:
     return names
 
 
-format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                             help="table | json | jsonl | csv")
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", metavar="PATH", help="sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG).")
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database (default from sources.yaml, or $VEILLE_DB).")
@@ -169,16 +166,17 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no
     sys.exit(1 if report.failed else 0)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--since", metavar="WHEN", help="First seen since 7d, 12h, 2w or a date (2026-11-01).")
 @click.option("--source", metavar="ID", help="Items carried by this source.")
 @click.option("--search", metavar="TEXT", help="Full-text search, accents ignored (rachete finds rachète).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items (table: 50).")
 @format_option
-@click.pass_obj
+@click.pass_context
 @handle_errors
-def items(obj: Context, since: str | None, source: str | None, search: str | None, limit: int | None, fmt: str) -> None:
-    """Lister les articles collectés / list collected items.
+def items(ctx: click.Context, since: str | None, source: str | None, search: str | None, limit: int | None,
+          fmt: str) -> None:
+    """Lister les articles collectés / list collected items (`veille items delete` erases some).
 
     \b
     Exemples / examples:
@@ -187,6 +185,9 @@ def items(obj: Context, since: str | None, source: str | None, search: str | Non
       veille items --source veloce-news --format csv > veloce.csv
       veille items --format jsonl | jq .title
     """
+    if ctx.invoked_subcommand:
+        return
+    obj = ctx.obj
     with obj.store() as store:
         rows = store.items(since=parse_since(since), source=source, search=search,
                            limit=limit or (50 if fmt == "table" else None))
@@ -336,8 +337,14 @@ def demo(obj: Context, serve: bool, port: int) -> None:
       veille demo --serve          # then, in another terminal: veille collect
     """
     from watch.demo import DemoServer  # only this command needs the demo server
+    from watch.demo.notes import dated_field_notes
+    from watch.offline import import_notes
 
-    server = DemoServer.find("127.0.0.1", port)
+    # The demo's pricing page moves to its next revision once the database has seen it, so that the second run
+    # shows a page change. Read with a throwaway context: the configuration's URLs are not known yet.
+    with Context(obj.config_path, obj.db_path).store() as store:
+        revision = 2 if store.counts()["page_snapshots"] else 1
+    server = DemoServer.find("127.0.0.1", port, revision=revision)
     with server:
         # The demo configuration writes its URLs ${VEILLE_DEMO_URL:-http://127.0.0.1:8765}/...
         os.environ["VEILLE_DEMO_URL"] = server.base_url
@@ -348,22 +355,34 @@ def demo(obj: Context, serve: bool, port: int) -> None:
                           transient=True) as bar:
                 task = bar.add_task(tr("collecte", "collecting"), total=len(config.sources))
                 report = run_collect(config, store, progress=lambda o: bar.update(task, advance=1))
+            notes = import_notes(config, store, dated_field_notes(store.path.parent), "demo")
             from watch.cli_nlp import run_classification
 
             classified = run_classification(config, store, console=err)
             counts = store.counts()
             latest = store.items(limit=5)
+            changes = [store.items(source=o.source_id, limit=1)[0] for o in report.outcomes
+                       if o.new and config.source(o.source_id).kind == "page"]
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
                  "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
         emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
+        for change in changes:
+            click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
+                       f"{change['title']}\n{change['text']}\n")
+        new_notes = notes.count("new") + notes.count("updated")
+        click.echo(tr(f"Notes de terrain : {new_notes} importée(s) de {notes.file} "
+                      f"({len(notes.rows) - new_notes} déjà présente(s)) ; veille items --source salons",
+                      f"Field notes: {new_notes} imported from {notes.file} ({len(notes.rows) - new_notes} already "
+                      "there); veille items --source salons"))
+        report_new = report.new + notes.count("new")
         click.echo(tr(
-            f"{report.new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
+            f"{report_new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
             f"{counts['items']} articles de "
             f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
             "veille items --search rachat · veille sources list",
-            f"{report.new} new items, {report.updated} updated, {classified.classified} classified; "
+            f"{report_new} new items, {report.updated} updated, {classified.classified} classified; "
             f"{counts['items']} items from "
             f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
             "veille items --search acquisition · veille sources list"))
@@ -384,6 +403,12 @@ from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, t
 
 for _command in (_classify, _label, _nlp, _trends):
     main.add_command(_command)
+
+from watch.cli_offline import add as _add, delete as _delete, import_ as _import  # noqa: E402
+
+main.add_command(_add)
+main.add_command(_import)
+items.add_command(_delete)
 
 from watch.cli_plan import audit as _audit, plan as _plan  # noqa: E402
 

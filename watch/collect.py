@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from watch.config import Config
+from watch.config import Config, Source
 from watch.errors import UsageError
 from watch.feeds import FeedTarget, read_feeds
 from watch.i18n import tr
@@ -67,6 +67,8 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
     for source in chosen:
         if source.kind == "feed":
             targets.append(FeedTarget(source.id, source.url or "", "feed", source.language))
+        elif source.kind in ("page", "offline"):
+            continue  # collected below, each kind by its own function
         else:
             skipped = FetchOutcome(source.id, source.url or "", utcnow(), outcome="skipped", error=tr(
                 f"les sources de type {source.kind} ne sont pas encore collectées par cette version",
@@ -79,4 +81,34 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
         store.ensure_source(source_id, urlsplit(url).hostname or url, "adhoc", url)
         targets.append(FeedTarget(source_id, url, "adhoc", None))
     report.outcomes.extend(read_feeds(targets, store, config.collect, force=bool(source_ids or urls), progress=progress))
+    report.outcomes.extend(_collect_pages(config, store, [s for s in chosen if s.kind == "page"], bool(source_ids), progress))
+    report.outcomes.extend(_note_offline(config, store, [s for s in chosen if s.kind == "offline"], progress))
     return report
+
+
+def _collect_pages(config: Config, store: Store, sources: list[Source], force: bool,
+                   progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    """Watched pages: fetched like feeds, compared with their last snapshot (watch.pages)."""
+    from watch.pages import watch_pages  # parsel and lxml load only when a page is watched
+
+    return watch_pages(sources, store, config.collect, force=force, progress=progress)
+
+
+def _note_offline(config: Config, store: Store, sources: list[Source],
+                  progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+    """Field notes are entered by people, not fetched: say so, and apply their retention period."""
+    from watch.offline import expire
+
+    outcomes = []
+    for source in sources:
+        erased = len(expire(config, store, [source.id]))
+        outcome = FetchOutcome(source.id, "", utcnow(), outcome="skipped", error=tr(
+            "notes de terrain : saisies par veille add / veille import",
+            "field notes: entered with veille add / veille import"))
+        if erased:
+            outcome.error += tr(f" ; {erased} note(s) supprimée(s) au terme de leur durée de conservation",
+                                f"; {erased} note(s) deleted at the end of their retention period")
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+    return outcomes

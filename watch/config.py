@@ -15,11 +15,11 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watch.errors import ConfigError, Problem, UsageError
 from watch.i18n import tr
@@ -152,6 +152,48 @@ class Competitor(Model):
     kind: Literal["direct", "indirect"] = "direct"
 
 
+def _selector(value: str) -> str:
+    """A CSS selector, or XPath when it starts with `/` or `(`, checked the way parsel will read the page."""
+    from cssselect import SelectorError
+    from lxml import etree
+    from parsel.csstranslator import HTMLTranslator
+
+    try:
+        if value.strip().startswith(("/", "(")):
+            etree.XPath(value)
+        else:
+            HTMLTranslator().css_to_xpath(value)  # parsel's translator knows `::text` and `::attr()`
+    except (SelectorError, etree.XPathError) as exc:
+        raise ValueError(tr(f"sélecteur invalide {value!r} : {exc}", f"invalid selector {value!r}: {exc}")) from None
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(tr(f"expression régulière invalide {value!r} : {exc}",
+                            f"invalid regular expression {value!r}: {exc}")) from None
+    return value
+
+
+class PageOptions(Model):
+    """A page watch (`kind: page`): which region of the page is compared, what noise is ignored, how long
+    snapshots are kept."""
+
+    selector: Annotated[str, AfterValidator(_selector)] | None = None  # CSS or XPath; none: the main text
+    ignore: list[Literal["dates", "counters", "tokens"]] = Field(default_factory=list)  # built-in kinds of noise
+    ignore_patterns: list[Annotated[str, AfterValidator(_regex)]] = Field(default_factory=list)  # Python regexes
+    retention_days: int = Field(365, ge=1)  # snapshots older than this are deleted…
+    keep_last: int = Field(5, ge=1)         # …except the most recent ones (the last is the comparison baseline)
+
+
+class OfflineOptions(Model):
+    """Field notes (`kind: offline`): they may name people, so they are kept for a limited time."""
+
+    retention_days: int | None = Field(730, ge=1)  # counted from the observation date; null keeps them forever
+
+
 SourceKind = Literal["feed", "spider", "page", "offline"]
 SourceType = Literal["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]
 
@@ -172,6 +214,8 @@ class Source(Model):
     schedule: Schedule | None = None
     internal: bool = False
     notes: str = ""
+    page: PageOptions | None = None
+    offline: OfflineOptions | None = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -190,7 +234,19 @@ class Source(Model):
     def _url(self) -> Source:
         if self.kind != "offline" and not self.url:
             raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url", f"a {self.kind} source needs a url"))
+        for option in ("page", "offline"):
+            if getattr(self, option) is not None and self.kind != option:
+                raise ValueError(tr(f"options `{option}:` réservées aux sources `kind: {option}` (celle-ci : {self.kind})",
+                                    f"`{option}:` options belong to `kind: {option}` sources (this one: {self.kind})"))
         return self
+
+    @property
+    def page_options(self) -> PageOptions:
+        return self.page or PageOptions()
+
+    @property
+    def offline_options(self) -> OfflineOptions:
+        return self.offline or OfflineOptions()
 
 
 class Interests(Model):

@@ -110,12 +110,7 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
         # which made one shared pool of 64 connections the main cost of a 500-feed run (profiled).
         key = urlsplit(url).netloc.lower()
         if key not in hosts:
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-                limits=httpx.Limits(max_connections=settings.per_host, max_keepalive_connections=settings.per_host),
-                follow_redirects=True, max_redirects=settings.max_redirects, verify=tls,
-                headers={"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"})
-            hosts[key] = (client, asyncio.Semaphore(settings.per_host))
+            hosts[key] = (http_client(settings, tls), asyncio.Semaphore(settings.per_host))
         return hosts[key]
 
     # The store's connection is used from one thread only. Parsing is pure Python (feedparser): threads would
@@ -136,6 +131,27 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
             await asyncio.gather(*(client.aclose() for client, _ in hosts.values()))
 
 
+def http_client(settings: CollectSettings, tls: ssl.SSLContext | None = None, accept: str = ACCEPT) -> httpx.AsyncClient:
+    """A client with the collection's timeouts, redirect limit, User-Agent and per-host connection limit."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+        limits=httpx.Limits(max_connections=settings.per_host, max_keepalive_connections=settings.per_host),
+        follow_redirects=True, max_redirects=settings.max_redirects,
+        verify=tls or ssl.create_default_context(cafile=certifi.where()),
+        headers={"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"})
+
+
+def skip_reason(source_id: str, state: dict, now: datetime, force: bool) -> str:
+    """Why a source is not fetched now ('' when it is): gone (HTTP 410), or backing off unless `force`."""
+    if state.get("status") == "gone":
+        return tr(f"source disparue (HTTP 410) ; `veille sources reset {source_id}` pour la reprendre",
+                  f"source gone (HTTP 410); `veille sources reset {source_id}` to collect it again")
+    if not force and state.get("next_attempt_at") and state["next_attempt_at"] > now.isoformat():
+        return tr(f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
+                  f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}")
+    return ""
+
+
 async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store, settings: CollectSettings,
                     force: bool, loop: asyncio.AbstractEventLoop, writer: ThreadPoolExecutor,
                     parser: Executor, slots: tuple[asyncio.Semaphore, asyncio.Semaphore],
@@ -144,21 +160,15 @@ async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store,
     busy host do not hold global slots); parse and store after releasing them."""
     state = states.get(target.source_id) or {"status": "active", "failures": 0}
     outcome = FetchOutcome(target.source_id, target.url, utcnow())
-    if state.get("status") == "gone":
-        outcome.outcome = "skipped"
-        outcome.error = tr(f"source disparue (HTTP 410) ; `veille sources reset {target.source_id}` pour la reprendre",
-                           f"source gone (HTTP 410); `veille sources reset {target.source_id}` to collect it again")
-        return outcome
-    if not force and state.get("next_attempt_at") and state["next_attempt_at"] > outcome.started_at.isoformat():
-        outcome.outcome = "skipped"
-        outcome.error = tr(f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
-                           f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}")
+    reason = skip_reason(target.source_id, state, outcome.started_at, force)
+    if reason:
+        outcome.outcome, outcome.error = "skipped", reason
         return outcome
 
     host_slot, global_slot = slots
     async with host_slot, global_slot:
         started = time.perf_counter()
-        body = await _download(client, target, state, settings, outcome)
+        body = await download(client, target, state, settings, outcome)
     if body is not None:
         parsed = await loop.run_in_executor(parser, parse_and_clean, body, outcome.content_type,
                                             outcome.final_url or target.url)
@@ -179,9 +189,13 @@ async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store,
     return outcome
 
 
-async def _download(client: httpx.AsyncClient, target: FeedTarget, state: dict, settings: CollectSettings,
-                    outcome: FetchOutcome) -> bytes | None:
-    """The response body, or None with the outcome set (not modified, gone, error)."""
+async def download(client: httpx.AsyncClient, target: FeedTarget, state: dict, settings: CollectSettings,
+                   outcome: FetchOutcome) -> bytes | None:
+    """The response body, or None with the outcome set (not modified, gone, error).
+
+    Conditional GET with the source's stored validators, size cap, overall deadline; any collector that fetches
+    one URL per source (feeds, watched pages) goes through here.
+    """
     headers = {}
     if state.get("etag"):
         headers["If-None-Match"] = state["etag"]

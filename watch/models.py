@@ -44,6 +44,12 @@ class Entry:
     lang: str | None = None
     published: datetime | None = None
     categories: tuple[str, ...] = ()
+    canonical: str | None = None  # identity when it is not the URL: each change of one watched page is a new item
+    competitor: str | None = None  # configured competitor it is about (page watch, field notes)
+    themes: tuple[str, ...] = ()   # configured themes named by whoever entered it (field notes)
+    entered_by: str = ""           # field notes: who entered it…
+    entered_from: str = ""         # …and from where: `veille add`, or FILE:LINE of an import
+    attachment: str = ""           # field notes: stored attachment, relative to the database's folder
     html: str = ""       # sanitised HTML of the summary (or text); set by clean_entry
     clean: bool = False  # set only by clean_entry: every text field is safe to store
 

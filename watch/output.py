@@ -8,10 +8,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+import click
 from rich.console import Console
 from rich.table import Table
 
 FORMATS = ("table", "json", "jsonl", "csv")
+format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                             help="table | json | jsonl | csv")
 
 
 def emit(rows: Sequence[dict[str, Any]], fmt: str = "table", *, columns: Sequence[str] | None = None,

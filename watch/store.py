@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEFAULT_DB = "data/veille.db"
 ITEM_COLUMNS = ("canonical_url", "url", "source", "guid", "title", "summary", "html", "text", "author", "lang",
-                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash", "categories")
+                "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash", "categories",
+                "competitor", "themes", "entered_by", "entered_from", "attachment")
 INSERT_ITEM = f"insert into items ({', '.join(ITEM_COLUMNS)}) values ({', '.join('?' * len(ITEM_COLUMNS))})"
 UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, author = ?, hash = ?, categories = ?, "
                "updated_at = ?, lang = coalesce(?, lang), published_at = coalesce(?, published_at), "
@@ -93,10 +95,27 @@ def _m003_terms(db: sqlite_utils.Database) -> None:
     db["item_terms"].create_index(["term", "kind"])
 
 
+def _m004_pages_offline(db: sqlite_utils.Database) -> None:
+    # What an item is about when its collector knows it (page watch, field notes), and where a field note
+    # came from: who entered it, from `veille add` or which file and line, with its attachment.
+    for column in ("competitor", "themes", "entered_by", "entered_from", "attachment"):
+        db["items"].add_column(column, str)
+    db["items"].create_index(["competitor"])
+    db["items"].create_index(["author"])
+    # Page watch: one row per version of a page's watched region (an unchanged check only moves checked_at).
+    # `options` is the hash of the source's page options: a changed selector starts a new baseline.
+    db["page_snapshots"].create({
+        "id": int, "source": str, "url": str, "taken_at": str, "checked_at": str, "options": str, "hash": str,
+        "text": str, "lines": int, "item_id": int,
+    }, pk="id", not_null={"source", "taken_at", "hash"})
+    db["page_snapshots"].create_index(["source", "taken_at"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
     ("003_terms", _m003_terms),
+    ("004_pages_offline", _m004_pages_offline),
 ]
 
 
@@ -132,6 +151,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = normal")
             conn.execute("PRAGMA foreign_keys = on")
+            conn.create_function("fold", 1, _fold, deterministic=True)
             store = cls(conn, file)
             store.migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
@@ -350,6 +370,8 @@ class Store:
             # No usable link: the item is still kept, identified within its source.
             key = entry.guid or content_hash(title, summary, text)
             canonical = f"urn:veille:{source_id}:{key}"
+        if entry.canonical:
+            canonical = entry.canonical
         published, estimated = entry.published, 0
         if published is not None:
             # Stored in UTC; a date without a zone is taken as UTC (what feeds mean in practice).
@@ -368,25 +390,16 @@ class Store:
             "lang": entry.lang or default_lang, "published_at": published.isoformat(), "published_estimated": estimated,
             "fetched_at": fetched_at.isoformat(), "first_seen": fetched_at.isoformat(), "origin": origin,
             "hash": content_hash(title, summary, text), "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+            "competitor": entry.competitor, "themes": json.dumps(list(entry.themes)) if entry.themes else None,
+            "entered_by": entry.entered_by or None, "entered_from": entry.entered_from or None,
+            "attachment": entry.attachment or None,
         }
 
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:
         """Items newest first, with every source that carried them; `search` is full-text, accents ignored."""
-        where, params = [], []
-        if since:
-            where.append("i.first_seen >= ?")
-            params.append(since.isoformat())
-        if source:
-            where.append("i.id in (select item_id from item_sources where source = ?)")
-            params.append(source)
-        if search:
-            where.append("i.id in (select rowid from items_fts where items_fts match ?)")
-            params.append(fts_query(search))
-        sql = "select i.* from items i"
-        if where:
-            sql += " where " + " and ".join(where)
-        sql += " order by i.published_at desc, i.id desc"
+        where, params = _item_conditions(since=since, source=source, search=search)
+        sql = "select i.* from items i" + where + " order by i.published_at desc, i.id desc"
         if limit:
             sql += f" limit {int(limit)}"
         try:
@@ -414,6 +427,7 @@ class Store:
             row["sources"] = by_item.get(row["id"], [row["source"]])
             row["published_estimated"] = bool(row["published_estimated"])
             row["categories"] = json.loads(row["categories"] or "[]")
+            row["themes"] = json.loads(row.get("themes") or "[]")
             row["labels"] = labels.get(row["id"], [])
             row["entities"] = entities.get(row["id"], [])
             row["reasons"] = json.loads(row["reasons"]) if row.get("reasons") else []
@@ -512,9 +526,163 @@ class Store:
             "select t.term, t.kind, substr(i.published_at, 1, 10) as day, count(*) from item_terms t "
             "join items i on i.id = t.item_id where i.published_at >= ? group by 1, 2, 3", [since.isoformat()])]
 
+    # -- page snapshots ------------------------------------------------------------------------------------
+
+    def last_snapshot(self, source_id: str) -> dict[str, Any] | None:
+        rows = self._rows("select * from page_snapshots where source = ? order by taken_at desc, id desc limit 1",
+                          [source_id])
+        return rows[0] if rows else None
+
+    def snapshots(self, source_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A page's stored versions, newest first."""
+        sql = "select * from page_snapshots where source = ? order by taken_at desc, id desc"
+        return self._rows(sql + (f" limit {int(limit)}" if limit else ""), [source_id])
+
+    def save_snapshot(self, source_id: str, url: str, taken_at: datetime, options: str, hash_: str, text: str,
+                      lines: int, item_canonical: str | None = None) -> int:
+        """Store a new version of a page's watched region, linked to the page_change item that reports it."""
+        with self.transaction() as conn:
+            item_id = None
+            if item_canonical:
+                found = conn.execute("select id from items where canonical_url = ?", [item_canonical]).fetchone()
+                item_id = found[0] if found else None
+            return self._insert("page_snapshots", {
+                "source": source_id, "url": url, "taken_at": taken_at.isoformat(), "checked_at": taken_at.isoformat(),
+                "options": options, "hash": hash_, "text": text, "lines": lines, "item_id": item_id})
+
+    def touch_snapshot(self, snapshot_id: int, checked_at: datetime) -> None:
+        """The page was checked and its region had not changed."""
+        with self.transaction() as conn:
+            conn.execute("update page_snapshots set checked_at = ? where id = ?", [checked_at.isoformat(), snapshot_id])
+
+    def prune_snapshots(self, older_than: datetime, keep_last: int = 1, source: str | None = None) -> int:
+        """Delete snapshots last seen before `older_than`, keeping each page's `keep_last` newest; return how many.
+
+        A version's age is the last time it was seen on the page (checked_at), not when it first appeared: the
+        current version of a page that never changes is never old. `keep_last` is at least 1, since the newest
+        version is what the next check compares against.
+        """
+        keep_last = max(int(keep_last), 1)
+        sql = ("delete from page_snapshots where coalesce(checked_at, taken_at) < ? and id not in ("
+               "select id from (select id, row_number() over (partition by source order by taken_at desc, id desc) "
+               "as newest from page_snapshots) where newest <= ?)")
+        params: list[Any] = [older_than.isoformat(), keep_last]
+        if source is not None:
+            sql += " and source = ?"
+            params.append(source)
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def item_hashes(self, canonicals: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """canonical URL -> (item id, content hash) of the items that exist."""
+        found = self._existing("select canonical_url, id, hash, published_estimated from items "
+                               "where canonical_url in ({})", list(canonicals))
+        return {key: (row["id"], row["hash"]) for key, row in found.items()}
+
+    # -- deletion (erasure requests, retention) --------------------------------------------------------------
+
+    def attachments_in_use(self, paths: Iterable[str]) -> set[str]:
+        paths = list(dict.fromkeys(paths))
+        if not paths:
+            return set()
+        return {row[0] for row in self.conn.execute(
+            f"select distinct attachment from items where attachment in ({','.join('?' * len(paths))})", paths)}
+
+    def items_matching(self, *, ids: Iterable[int] = (), source: str | None = None, author: str | None = None,
+                       published_from: datetime | None = None, published_to: datetime | None = None,
+                       search: str | None = None, origin: str | None = None) -> list[dict[str, Any]]:
+        """Items that every given criterion matches (all of them: an empty call matches every item).
+
+        `author` matches the item's author or whoever entered it, case and accents ignored.
+        """
+        where, params = _item_conditions(ids=ids, source=source, author=author, published_from=published_from,
+                                         published_to=published_to, search=search, origin=origin)
+        sql = ("select i.id, i.source, i.origin, i.published_at, i.author, i.entered_by, i.entered_from, i.title, "
+               "i.attachment from items i")
+        try:
+            return self._rows(sql + where + " order by i.id", params)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
+
+    def delete_items(self, ids: Iterable[int]) -> int:
+        """Erase items for good: their rows, every row that points at them, their search index entries.
+
+        For erasure requests, the text must not survive elsewhere in the file: freed pages are zeroed
+        (secure_delete), the search index is rewritten without the deleted rows ('optimize' merges away its
+        delete markers), and the write-ahead log, which still holds old page images, is checkpointed and emptied.
+        """
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        if not ids:
+            return 0
+        deleted = 0
+        self.conn.execute("PRAGMA secure_delete = on")
+        try:
+            with self.transaction() as conn:
+                referencing = self._tables_referencing_items()
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for table, column in referencing:
+                        conn.execute(f"delete from {table} where {column} in ({marks})", chunk)
+                    conn.execute(f"delete from label_corrections where item_id in ({marks})", chunk)
+                    conn.execute(f"update page_snapshots set item_id = null where item_id in ({marks})", chunk)
+                    # The FTS delete trigger removes each row from items_fts.
+                    deleted += conn.execute(f"delete from items where id in ({marks})", chunk).rowcount
+                conn.execute("insert into items_fts(items_fts) values('optimize')")
+        finally:
+            self.conn.execute("PRAGMA secure_delete = off")
+        busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.warning("erasure: another connection kept the write-ahead log busy; old pages leave it at the next checkpoint")
+        return deleted
+
+    def _tables_referencing_items(self) -> list[tuple[str, str]]:
+        """(table, column) of every foreign key to items.id, including tables added by later stages."""
+        found = []
+        for (table,) in self.conn.execute("select name from sqlite_master where type = 'table'").fetchall():
+            for row in self.conn.execute(f"PRAGMA foreign_key_list({table!r})").fetchall():
+                if row[2] == "items" and table != "items":
+                    found.append((table, row[3]))
+        return found
+
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
-                for table in ("sources", "items", "fetches")}
+                for table in ("sources", "items", "fetches", "page_snapshots")}
+
+
+def _item_conditions(*, ids: Iterable[int] = (), since: datetime | None = None, source: str | None = None,
+                     author: str | None = None, published_from: datetime | None = None,
+                     published_to: datetime | None = None, search: str | None = None,
+                     origin: str | None = None) -> tuple[str, list[Any]]:
+    """A `where` clause on items `i` (empty when nothing is asked) and its parameters."""
+    conditions: list[tuple[str, list[Any]]] = []
+    ids = list(ids)
+    if ids:
+        conditions.append((f"i.id in ({','.join('?' * len(ids))})", ids))
+    if since:
+        conditions.append(("i.first_seen >= ?", [since.isoformat()]))
+    if source:
+        conditions.append(("i.id in (select item_id from item_sources where source = ?)", [source]))
+    if author:
+        conditions.append(("(fold(i.author) = fold(?) or fold(i.entered_by) = fold(?))", [author, author]))
+    if published_from:
+        conditions.append(("i.published_at >= ?", [published_from.isoformat()]))
+    if published_to:
+        conditions.append(("i.published_at < ?", [published_to.isoformat()]))
+    if origin:
+        conditions.append(("i.origin = ?", [origin]))
+    if search:
+        conditions.append(("i.id in (select rowid from items_fts where items_fts match ?)", [fts_query(search)]))
+    if not conditions:
+        return "", []
+    return " where " + " and ".join(c for c, _ in conditions), [p for _, params in conditions for p in params]
+
+
+def _fold(text: str | None) -> str | None:
+    """Lower case without accents ("Élise" = "elise"): how people are matched in an erasure request."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
 
     # -- evidence for the watch plan and the sources audit (read only) --------------------------------------
 

@@ -112,6 +112,37 @@ def published_at(days_ago: int, hour: int, now: datetime) -> datetime:
     return when
 
 
+@dataclass(frozen=True)
+class WatchedPage:
+    """A competitor page that changes between revisions (the page-change watch of the demo)."""
+
+    path: str
+    title: str
+    site: str
+    language: str
+    intro: str
+    revisions: tuple[tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]], ...]  # (rows, notes) per revision
+
+
+def load_watched_pages(sector_file: Path | str = SECTOR_FILE) -> list[WatchedPage]:
+    """The `pages` of sector.yaml; raise ValueError on a malformed entry."""
+    path = Path(sector_file)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    pages = []
+    for i, page in enumerate(data.get("pages") or []):
+        try:
+            revisions = tuple((tuple(tuple(str(cell) for cell in row) for row in revision["rows"]),
+                               tuple(str(note) for note in revision.get("notes") or ()))
+                              for revision in page["revisions"])
+            if not revisions or any(len(row) != 3 for rows, _ in revisions for row in rows):
+                raise ValueError(f"{path}: pages[{i}]: revisions of rows [model, description, price] expected")
+            pages.append(WatchedPage(page["path"], page["title"], page["site"], page["language"],
+                                     page.get("intro", ""), revisions))
+        except KeyError as exc:
+            raise ValueError(f"{path}: pages[{i}]: missing key {exc}") from None
+    return pages
+
+
 def load_sector(now: datetime, sector_file: Path | str = SECTOR_FILE) -> list[Outlet]:
     """Read sector.yaml into outlets with absolute publication dates; raise ValueError on a malformed file."""
     path = Path(sector_file)
@@ -191,8 +222,12 @@ def build_pages(
     now: datetime | None = None,
     base_url: str = DEFAULT_BASE_URL,
     sector_file: Path | str = SECTOR_FILE,
+    revision: int = 1,
 ) -> dict[str, Page]:
-    """Like build_site, with each page's Last-Modified time (what the server needs)."""
+    """Like build_site, with each page's Last-Modified time (what the server needs).
+
+    Watched pages are built at `revision` (1 = the first; past the last, the last).
+    """
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -206,6 +241,8 @@ def build_pages(
         for entry in outlet.entries:
             pages[outlet.article_path(entry)] = Page(_article_page(outlet, entry, base), HTML_TYPE, entry.published)
     newest = max(outlet.updated for outlet in outlets)
+    for watched in load_watched_pages(sector_file):
+        pages[watched.path] = Page(_watched_page(watched, revision, base, now), HTML_TYPE, now)
     pages["/"] = Page(_index_page(outlets, base), HTML_TYPE, newest)
     pages["/robots.txt"] = Page(b"User-agent: *\nAllow: /\n", TEXT_TYPE, newest)
     return pages
@@ -384,6 +421,28 @@ def _article_page(outlet: Outlet, entry: Entry, base: str) -> bytes:
         f"{text}</article>\n"
     )
     return _html_page(outlet.language, f"{entry.title} – {outlet.title}", head, body)
+
+
+def _watched_page(page: WatchedPage, revision: int, base: str, now: datetime) -> bytes:
+    """A pricing page as a shop shows it, with what changes on every visit: the time it was generated, a
+    visitor counter and a session token (noise that the page watch is configured to ignore)."""
+    rows, notes = page.revisions[min(max(revision, 1), len(page.revisions)) - 1]
+    token = hashlib.sha256(now.isoformat().encode()).hexdigest()[:24]
+    visitors = f"{800 + int(now.timestamp()) % 1200:,}".replace(",", "\u202f")
+    table = "".join(f"<tr><td>{_e(model)}</td><td>{_e(detail)}</td><td>{_e(price)}</td></tr>\n"
+                    for model, detail, price in rows)
+    body = (
+        f'<header><p><a href="{_e(base + page.site)}">Veloce</a> · <a href="{_e(base + page.site)}">Actualités</a>'
+        f" · Soldes : jusqu'à −{10 + int(now.timestamp()) % 3 * 5} % sur les accessoires</p></header>\n"
+        f'<main>\n<h1>{_e(page.title)}</h1>\n<section class="tarifs">\n'
+        f'<p class="maj">Tarifs mis à jour le {now:%d/%m/%Y} à {now:%H:%M}</p>\n<p>{_e(page.intro)}</p>\n'
+        "<table>\n<tr><th>Modèle</th><th>Caractéristiques</th><th>Prix</th></tr>\n"
+        f"{table}</table>\n" + "".join(f"<p>{_e(note)}</p>\n" for note in notes)
+        + f'<p class="audience">{visitors} personnes consultent cette page</p>\n'
+        f'<p class="session">Référence de session : {token}</p>\n</section>\n</main>\n'
+        f"<footer><p>© Veloce SAS · Lyon</p></footer>\n"
+    )
+    return _html_page(page.language, page.title, f'<meta name="csrf-token" content="{token}">\n', body)
 
 
 def _index_page(outlets: list[Outlet], base: str) -> bytes:
@@ -577,11 +636,13 @@ class DemoServer:
         *,
         sector_file: Path | str = SECTOR_FILE,
         now: datetime | None = None,
+        revision: int = 1,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.sector_file = Path(sector_file)
         self.now = now
+        self.revision = revision
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -593,15 +654,16 @@ class DemoServer:
         *,
         sector_file: Path | str = SECTOR_FILE,
         now: datetime | None = None,
+        revision: int = 1,
     ) -> DemoServer:
         """A started server on ``preferred`` port, or on any free port if that one is taken."""
         try:
-            return cls(host, preferred, sector_file=sector_file, now=now).start()
+            return cls(host, preferred, sector_file=sector_file, now=now, revision=revision).start()
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
             log.info("port %s is taken on %s; using a free port instead", preferred, host)
-            return cls(host, 0, sector_file=sector_file, now=now).start()
+            return cls(host, 0, sector_file=sector_file, now=now, revision=revision).start()
 
     @property
     def port(self) -> int:
@@ -625,7 +687,7 @@ class DemoServer:
         httpd = _HTTPServer((self.host, self.requested_port))
         try:
             host = f"[{self.host}]" if ":" in self.host else self.host
-            pages = build_pages(self.now, f"http://{host}:{httpd.server_port}", self.sector_file)
+            pages = build_pages(self.now, f"http://{host}:{httpd.server_port}", self.sector_file, self.revision)
             httpd.resources = {path: _Resource.of(page) for path, page in pages.items()}
         except BaseException:
             httpd.server_close()
@@ -667,10 +729,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 = any free port (default %(default)s)")
+    parser.add_argument("--revision", type=int, default=1, help="version of the watched pages (default %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    server = DemoServer.find(args.host, args.port) if args.port else DemoServer(args.host, 0).start()
+    server = (DemoServer.find(args.host, args.port, revision=args.revision) if args.port
+              else DemoServer(args.host, 0, revision=args.revision).start())
     print(f"Demo sector served at {server.base_url}/")
     print(f"  export VEILLE_DEMO_URL={server.base_url}")
     try:

@@ -1,0 +1,435 @@
+"""Offline sources: field notes from trade shows, customer visits, sales reports and print magazines.
+
+People enter them, one with `veille add` (`record_note`) or many from a spreadsheet with `veille import FILE.csv`
+(`import_notes`). Both become items of origin `offline` through `Store.ingest`, with their provenance: who entered
+them, when (the item's fetched_at), from `veille add` or which file and line, and an optional attachment copied
+next to the database. Field notes can name people: each offline source has a retention period (`expire`), and
+`erase` deletes items on request, search index included.
+
+CSV layout (header row required, columns in any order, `,` `;` or tab as separator, UTF-8):
+    date, source, author, text            required
+    title, themes, competitor, lang, ref, attachment    optional
+French headers are accepted too (auteur, texte, titre, thèmes, concurrent, langue, réf, pièce jointe).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import re
+import shutil
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from watch.errors import UsageError
+from watch.i18n import tr
+from watch.models import Entry, content_hash, utcnow
+
+if TYPE_CHECKING:
+    from watch.config import Config, Source
+    from watch.store import Store
+
+REQUIRED = ("date", "source", "author", "text")
+OPTIONAL = ("title", "themes", "competitor", "lang", "ref", "attachment")
+# Headers as people write them (accents, case, spaces and underscores ignored) -> column.
+ALIASES = {"auteur": "author", "texte": "text", "note": "text", "titre": "title", "theme": "themes",
+           "concurrent": "competitor", "langue": "lang", "language": "lang", "reference": "ref",
+           "piece jointe": "attachment", "fichier": "attachment", "observation": "text", "observateur": "author"}
+LOCAL_TIME = ZoneInfo("Europe/Paris")  # a time typed without a zone is the French users' local time
+MAX_TEXT = 50_000
+MAX_ATTACHMENT = 20_000_000
+ATTACHMENTS = "attachments"  # folder beside the database
+
+
+@dataclass(frozen=True)
+class FieldNote:
+    """One observation as a person reported it, checked against the configuration."""
+
+    source: str
+    text: str
+    author: str
+    date: datetime
+    title: str = ""
+    themes: tuple[str, ...] = ()
+    competitor: str | None = None
+    lang: str | None = None
+    ref: str | None = None
+    attachment: Path | None = None
+
+
+@dataclass
+class NoteResult:
+    line: int | None
+    status: str  # new | updated | unchanged | duplicate | bad
+    item: int | None = None
+    title: str = ""
+    problem: str = ""
+
+
+@dataclass
+class ImportReport:
+    file: Path
+    rows: list[NoteResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+    @property
+    def bad(self) -> list[NoteResult]:
+        return [row for row in self.rows if row.status == "bad"]
+
+
+class NoteError(ValueError):
+    """A field note that cannot be recorded; the message says why and how to fix it."""
+
+
+# -- checking a note ----------------------------------------------------------------------------------------
+
+
+def check_note(config: Config, values: dict[str, Any], now: datetime | None = None, base: Path | None = None) -> FieldNote:
+    """A FieldNote from raw values (CLI options or a CSV row); NoteError says what is wrong."""
+    now = now or utcnow()
+    source = _offline_source(config, (values.get("source") or "").strip())
+    text = (values.get("text") or "").strip()
+    if not text:
+        raise NoteError(tr("texte vide : une note de terrain a besoin d'un texte", "empty text: a field note needs a text"))
+    if len(text) > MAX_TEXT:
+        raise NoteError(tr(f"texte trop long ({len(text)} caractères, au plus {MAX_TEXT})",
+                           f"text too long ({len(text)} characters, at most {MAX_TEXT})"))
+    author = " ".join((values.get("author") or "").split())
+    if not author:
+        raise NoteError(tr("auteur manquant : qui a fait l'observation ?", "author missing: who made the observation?"))
+    date = parse_date(values.get("date"), now)
+    retention = source.offline_options.retention_days
+    if retention and date < now - timedelta(days=retention):
+        raise NoteError(tr(f"note du {date.date()} plus ancienne que la durée de conservation de {source.id} "
+                           f"({retention} jours) : non importée",
+                           f"note of {date.date()} older than the retention period of {source.id} ({retention} days): "
+                           "not imported"))
+    themes = tuple(_known(t, [th.id for th in config.themes], tr("thème inconnu", "unknown theme"))
+                   for t in _split_list(values.get("themes")))
+    competitor = (values.get("competitor") or "").strip() or None
+    if competitor:
+        competitor = _known(competitor, [c.id for c in config.competitors], tr("concurrent inconnu", "unknown competitor"))
+    lang = (values.get("lang") or "").strip().lower() or None
+    if lang and not re.fullmatch(r"[a-z]{2}", lang):
+        raise NoteError(tr(f"langue {lang!r} illisible : deux lettres, fr ou en", f"language {lang!r} unreadable: two letters, fr or en"))
+    attachment = None
+    if values.get("attachment"):
+        attachment = Path(str(values["attachment"]).strip()).expanduser()
+        if base is not None and not attachment.is_absolute():
+            attachment = base / attachment
+        if not attachment.is_file():
+            raise NoteError(tr(f"pièce jointe introuvable : {attachment}", f"attachment not found: {attachment}"))
+        if attachment.stat().st_size > MAX_ATTACHMENT:
+            raise NoteError(tr(f"pièce jointe trop grosse (plus de {MAX_ATTACHMENT // 1_000_000} Mo) : {attachment}",
+                               f"attachment too large (over {MAX_ATTACHMENT // 1_000_000} MB): {attachment}"))
+    return FieldNote(source=source.id, text=text, author=author, date=date,
+                     title=" ".join((values.get("title") or "").split()), themes=themes, competitor=competitor,
+                     lang=lang, ref=(values.get("ref") or "").strip() or None, attachment=attachment)
+
+
+def _offline_source(config: Config, source_id: str) -> Source:
+    offline = [s for s in config.sources if s.kind == "offline"]
+    if not source_id and len(offline) == 1:
+        return offline[0]
+    for source in config.sources:
+        if source.id == source_id:
+            if source.kind != "offline":
+                raise NoteError(tr(
+                    f"la source {source_id!r} est de type {source.kind} ; les notes de terrain vont dans une source "
+                    f"`kind: offline` ({', '.join(s.id for s in offline) or 'aucune déclarée'})",
+                    f"source {source_id!r} is a {source.kind} source; field notes go to a `kind: offline` source "
+                    f"({', '.join(s.id for s in offline) or 'none declared'})"))
+            return source
+    if not offline:
+        raise NoteError(tr("aucune source `kind: offline` dans la configuration : en déclarer une dans sources.yaml, "
+                           "par exemple `- {id: salons, name: Salons professionnels, kind: offline, type: field}`",
+                           "no `kind: offline` source in the configuration: declare one in sources.yaml, for example "
+                           "`- {id: trade-shows, name: Trade shows, kind: offline, type: field}`"))
+    if not source_id:
+        raise NoteError(tr(f"source manquante : l'une de {', '.join(s.id for s in offline)}",
+                           f"source missing: one of {', '.join(s.id for s in offline)}"))
+    return config.source(_known(source_id, [s.id for s in offline], tr("source inconnue", "unknown source")))
+
+
+def _known(value: str, known: list[str], what: str) -> str:
+    value = value.strip()
+    if value in known:
+        return value
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
+            tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
+    raise NoteError(f"{what} {value!r} ({hint})")
+
+
+def _split_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in re.split(r"[;,|]", str(value)) if part.strip()]
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S", "%d.%m.%Y")
+
+
+def parse_date(value: Any, now: datetime | None = None) -> datetime:
+    """2026-03-12, 12/03/2026 or with a time (Paris time unless a zone is given); never in the future."""
+    now = now or utcnow()
+    text = str(value or "").strip()
+    if not text:
+        raise NoteError(tr("date manquante (AAAA-MM-JJ ou JJ/MM/AAAA)", "date missing (YYYY-MM-DD or DD/MM/YYYY)"))
+    when = None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for fmt in _DATE_FORMATS:
+            try:
+                when = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if when is None:
+        raise NoteError(tr(f"date {text!r} illisible : écrire 2026-03-12 ou 12/03/2026",
+                           f"date {text!r} unreadable: write 2026-03-12 or 12/03/2026"))
+    if when.tzinfo is None:
+        # A day alone is kept as that day (midnight UTC); a time is the users' local time.
+        when = when.replace(tzinfo=timezone.utc) if len(text) <= 10 else when.replace(tzinfo=LOCAL_TIME)
+    when = when.astimezone(timezone.utc)
+    if when > now + timedelta(hours=1):
+        raise NoteError(tr(f"date {text!r} dans le futur", f"date {text!r} is in the future"))
+    return min(when, now)
+
+
+# -- recording ----------------------------------------------------------------------------------------------
+
+
+def record_note(config: Config, store: Store, note: FieldNote, entered_by: str) -> NoteResult:
+    """Store one field note entered by hand (`veille add`)."""
+    return _store_notes(config, store, [(None, note)], entered_by, "veille add")[0]
+
+
+def import_notes(config: Config, store: Store, path: str | Path, entered_by: str, encoding: str = "utf-8") -> ImportReport:
+    """Load a CSV of field notes: bad rows are reported with their line and the valid rows are kept.
+
+    A file that cannot be read as a whole (encoding, missing or unknown columns) raises UsageError and
+    nothing is imported.
+    """
+    file = Path(path)
+    rows = read_csv(file, encoding)
+    report = ImportReport(file)
+    now = utcnow()
+    notes: list[tuple[int, FieldNote]] = []
+    for line, values in rows:
+        if isinstance(values, str):
+            report.rows.append(NoteResult(line, "bad", problem=values))
+            continue
+        try:
+            notes.append((line, check_note(config, values, now, base=file.resolve().parent)))
+        except NoteError as exc:
+            report.rows.append(NoteResult(line, "bad", problem=str(exc)))
+    report.rows.extend(_store_notes(config, store, notes, entered_by, str(file.resolve())))
+    report.rows.sort(key=lambda r: r.line or 0)
+    return report
+
+
+def _store_notes(config: Config, store: Store, notes: list[tuple[int | None, FieldNote]], entered_by: str,
+                 origin_file: str) -> list[NoteResult]:
+    """Ingest notes (grouped by source: one ingest per source) and say what became of each."""
+    prepared: list[tuple[int | None, str, str, Entry]] = []
+    first_line: dict[str, int | None] = {}
+    results: list[NoteResult] = []
+    for line, note in notes:
+        guid = f"ref:{note.ref}" if note.ref else "note:" + content_hash(note.date.date().isoformat(), note.author, note.text)
+        canonical = f"urn:veille:offline:{note.source}:{guid}"
+        title = note.title or _title_from(note.text)
+        if canonical in first_line:
+            results.append(NoteResult(line, "duplicate", title=title, problem=tr(
+                f"même note qu'à la ligne {first_line[canonical]}", f"same note as line {first_line[canonical]}")))
+            continue
+        first_line[canonical] = line
+        source = config.source(note.source)
+        entry = Entry(url=None, title=title, text=note.text, guid=guid, author=note.author,
+                      lang=note.lang or source.language, published=note.date, canonical=canonical,
+                      competitor=note.competitor, themes=note.themes, entered_by=entered_by,
+                      entered_from=f"{origin_file}:{line}" if line else origin_file,
+                      attachment=_keep_attachment(store, note.attachment) if note.attachment else "")
+        prepared.append((line, canonical, note.source, entry))
+    before = store.item_hashes(c for _, c, _, _ in prepared)
+    by_source: dict[str, list[Entry]] = {}
+    for _, _, source_id, entry in prepared:
+        by_source.setdefault(source_id, []).append(entry)
+    for source_id, entries in by_source.items():
+        store.ingest(source_id, entries, "offline", utcnow(), config.source(source_id).language)
+    after = store.item_hashes(c for _, c, _, _ in prepared)
+    for line, canonical, _, entry in prepared:
+        item, digest = after.get(canonical, (None, None))
+        if canonical not in before:
+            status = "new"
+        else:
+            status = "updated" if before[canonical][1] != digest else "unchanged"
+        results.append(NoteResult(line, status, item, entry.title))
+    return results
+
+
+def _title_from(text: str) -> str:
+    first = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+    return first if len(first) <= 100 else first[:99].rsplit(" ", 1)[0] + "…"
+
+
+def _keep_attachment(store: Store, path: Path) -> str:
+    """Copy an attachment beside the database (content-addressed); return its path relative to the database."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    safe = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFKD", path.name).encode("ascii", "ignore").decode()) or "piece"
+    relative = Path(ATTACHMENTS) / digest / safe
+    target = store.path.parent / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return relative.as_posix()
+
+
+# -- reading a CSV ------------------------------------------------------------------------------------------
+
+
+def read_csv(file: Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, str] | str]]:
+    """(line, values by column) for each data row, or (line, problem) for a row that cannot be read.
+
+    Raises UsageError for problems of the whole file: unreadable, wrong encoding, wrong columns.
+    """
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(tr(f"{file} : lecture impossible ({exc.strerror})", f"{file}: cannot read it ({exc.strerror})")) from None
+    try:
+        text = raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UsageError(tr(
+            f"{file}:{line} : le fichier n'est pas en {encoding} (octet 0x{raw[exc.start]:02x}) ; l'enregistrer en "
+            "« CSV UTF-8 » depuis le tableur, ou donner son encodage : --encoding cp1252",
+            f"{file}:{line}: the file is not {encoding} (byte 0x{raw[exc.start]:02x}); save it as \"CSV UTF-8\" from "
+            "the spreadsheet, or give its encoding: --encoding cp1252")) from None
+    except LookupError:
+        raise UsageError(tr(f"encodage inconnu {encoding!r}", f"unknown encoding {encoding!r}")) from None
+    if not text.strip():
+        raise UsageError(tr(f"{file} : fichier vide", f"{file}: empty file"))
+    header_line = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = max(",;\t", key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader)
+    columns = _columns(file, header)
+    rows: list[tuple[int, dict[str, str] | str]] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append((line, tr(f"ligne CSV illisible : {exc}", f"unreadable CSV line: {exc}")))
+            break
+        if not any(cell.strip() for cell in cells):
+            continue
+        while len(cells) > len(columns) and not cells[-1].strip():
+            cells.pop()  # trailing separators, as spreadsheets write them
+        if len(cells) != len(columns):
+            rows.append((line, tr(f"{len(cells)} champs au lieu de {len(columns)} (séparateur {delimiter!r} ; "
+                                  "guillemets autour d'un texte qui contient le séparateur ?)",
+                                  f"{len(cells)} fields instead of {len(columns)} (separator {delimiter!r}; quotes "
+                                  "around a text that contains the separator?)")))
+            continue
+        rows.append((line, dict(zip(columns, cells))))
+    return rows
+
+
+def _columns(file: Path, header: list[str]) -> list[str]:
+    known = REQUIRED + OPTIONAL
+    columns, unknown = [], []
+    for name in header:
+        folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().strip().lower()
+        folded = re.sub(r"[\s_-]+", " ", folded)
+        column = folded if folded in known else ALIASES.get(folded, ALIASES.get(folded.rstrip("s"), folded.rstrip("s")))
+        if column not in known:
+            close = difflib.get_close_matches(folded, list(known) + list(ALIASES), n=1)
+            unknown.append(f"{name!r}" + (tr(f" (vouliez-vous dire {ALIASES.get(close[0], close[0])!r} ?)",
+                                             f" (did you mean {ALIASES.get(close[0], close[0])!r}?)") if close else ""))
+        columns.append(column)
+    layout = tr(f"colonnes attendues : {', '.join(REQUIRED)} (obligatoires), {', '.join(OPTIONAL)} (facultatives)",
+                f"expected columns: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional)")
+    problems = []
+    if unknown:
+        problems.append(tr(f"colonne(s) inconnue(s) {', '.join(unknown)}", f"unknown column(s) {', '.join(unknown)}"))
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        problems.append(tr(f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}",
+                           f"required column(s) missing: {', '.join(missing)}"))
+    repeated = sorted({c for c in columns if columns.count(c) > 1 and c in known})
+    if repeated:
+        problems.append(tr(f"colonne(s) en double : {', '.join(repeated)}", f"duplicate column(s): {', '.join(repeated)}"))
+    if problems:
+        raise UsageError(f"{file}:1: " + " ; ".join(problems) + f" ({layout}) " +
+                         tr("— rien n'a été importé", "— nothing was imported"))
+    return columns
+
+
+# -- deleting -----------------------------------------------------------------------------------------------
+
+
+def erase(store: Store, *, ids: Iterable[int] = (), source: str | None = None, author: str | None = None,
+          date_from: datetime | None = None, date_to: datetime | None = None, search: str | None = None,
+          origin: str | None = None, dry_run: bool = False) -> list[dict[str, Any]]:
+    """Delete the items every given criterion matches (an erasure request); return them.
+
+    At least one criterion is required: an erasure never empties the database by accident.
+    """
+    ids = list(ids)
+    if not (ids or source or author or date_from or date_to or search or origin):
+        raise UsageError(tr("dire quoi supprimer : --id, --source, --author, --from/--to ou --search",
+                            "say what to delete: --id, --source, --author, --from/--to or --search"))
+    rows = store.items_matching(ids=ids, source=source, author=author, published_from=date_from,
+                                published_to=date_to, search=search, origin=origin)
+    if ids:
+        missing = sorted(set(ids) - {row["id"] for row in rows})
+        if missing and not (source or author or date_from or date_to or search or origin):
+            raise UsageError(tr(f"article(s) inconnu(s) : {', '.join(map(str, missing))} ; rien n'a été supprimé",
+                                f"unknown item(s): {', '.join(map(str, missing))}; nothing was deleted"))
+    if not dry_run and rows:
+        _delete(store, rows)
+    return rows
+
+
+def expire(config: Config, store: Store, source_ids: Iterable[str] | None = None, now: datetime | None = None,
+           dry_run: bool = False) -> list[dict[str, Any]]:
+    """Delete field notes older than their source's retention period (counted from the observation date)."""
+    now = now or utcnow()
+    wanted = set(source_ids) if source_ids is not None else None
+    rows: list[dict[str, Any]] = []
+    for source in config.sources:
+        retention = source.offline_options.retention_days if source.kind == "offline" else None
+        if retention and (wanted is None or source.id in wanted):
+            rows += store.items_matching(source=source.id, origin="offline",
+                                         published_to=now - timedelta(days=retention))
+    if not dry_run and rows:
+        _delete(store, rows)
+    return rows
+
+
+def _delete(store: Store, rows: list[dict[str, Any]]) -> None:
+    store.delete_items(row["id"] for row in rows)
+    attachments = {row["attachment"] for row in rows if row.get("attachment")}
+    for relative in attachments - store.attachments_in_use(attachments):
+        target = store.path.parent / relative
+        if target.is_file():
+            target.unlink()
+        if target.parent.is_dir() and not any(target.parent.iterdir()):
+            target.parent.rmdir()
