@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from tests.conftest import free_port, rss, rss_item, write_config
 from watch.cli import main
+from watch.audit import is_online
 from watch.config import load_config
 from watch.models import Entry
 from watch.plan import watch_plan
@@ -87,9 +88,8 @@ def test_demo_self_assessment_names_the_sectors_real_gaps(demo):
     with Store.open(db) as store:
         plan = watch_plan(config, store)
     found = {f.code: f for f in plan.findings}
-    # The demo's sources are all online feeds: no field notes, no trade-fair reports.
-    assert all(s.kind != "offline" and s.type != "field" for s in config.sources)
-    assert found["no-offline-source"].point == 4
+    # Offline sources (field notes, trade fairs) are flagged exactly when the configuration has none.
+    assert ("no-offline-source" in found) == all(is_online(s) for s in config.sources)
     # Competitors without a press room of their own in sources.yaml.
     without_source = {c.id for c in config.competitors} - {s.competitor for s in config.sources}
     assert set(found["competitor-no-own-source"].subjects) == without_source
@@ -168,7 +168,9 @@ def test_empty_database_shows_the_declared_side_and_says_what_evidence_is_missin
     assert "veille collect" in plan.points[0].missing[0]
     assert all(p.status != "met" for p in plan.points if p.missing), "declarations alone do not meet a criterion"
     found = {f.code: f for f in plan.findings}
-    assert set(found["never-collected"].subjects) == {s.id for s in config.sources}
+    assert set(found["never-collected"].subjects) == {s.id for s in config.sources if is_online(s)}
+    offline = {s.id for s in config.sources if not is_online(s)}
+    assert set(found["offline-empty"].subjects if offline else ()) == offline  # notes are entered, not collected
     assert "no-digest" in found
     well_formed(render_plan(plan, "html"))
     render_plan(plan, "md")

@@ -183,8 +183,10 @@ def _source_findings(config: Config, rows: list[dict[str, Any]], say) -> list[Fi
                 f"source {row['id']} answered only {row['success_rate']:.0%} of the time over 30 days"),
                 say("voir `veille sources list` pour la dernière erreur", "see `veille sources list` for the last error"),
                 (row["id"],)))
+    # A watched page that did not change is not silent: its checks succeeded and found nothing new.
     _sources_finding(found, say, 6, "medium", "silent-sources",
-                     _ids([r for r in rows if r["status"] != "never" and r["items_30d"] == 0]),
+                     _ids([r for r in rows if r["status"] != "never" and r["items_30d"] == 0
+                           and not (r["kind"] == "page" and r["success_rate"])]),
                      (f"source(s) n'ont rien produit en {SILENT_DAYS} jours", f"source(s) have produced nothing in {SILENT_DAYS} days"),
                      ("vérifier qu'elles publient encore, ou les remplacer", "check they still publish, or replace them"))
     _sources_finding(found, say, 4, "medium", "no-legitimacy-note", _ids([r for r in rows if not r["legitimacy"]]),

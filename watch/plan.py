@@ -172,6 +172,7 @@ class _Evidence:
             raw = " ".join(filter(None, (item["title"], item["summary"], item["text"])))
             text = _fold(raw)
             item["themes"] = {theme for theme, keys in words.items() if any(k in text for k in keys)}
+            item["themes"] |= item["declared_themes"] & set(words)  # a field note or a watched page says its themes
             item["figures"] = bool(FIGURE.search(raw))
             item["label_ids"] = {label["label"] for label in item["labels"]}
             item["score"] = item["score"] or 0
@@ -583,7 +584,8 @@ def _reliability(point: Point, ev: _Evidence) -> None:
         [say("article le plus récent", "newest item"), _age(newest, say)],
         [say("dernière collecte réussie", "last successful collection"), _age(last_success, say)],
         [say("articles en base", "items stored"), total],
-        [say("avec l'adresse de l'article", "with the item's address"), _share(prov["with_url"], total)],
+        [say("avec son adresse (URL, ou auteur et fichier d'une note de terrain)",
+             "with its address (URL, or author and file of a field note)"), _share(prov["with_url"], total)],
         [say("avec l'heure de collecte", "with the fetch time"), _share(prov["with_fetch_time"], total)],
         [say("avec l'empreinte du contenu", "with the content hash"), _share(prov["with_hash"], total)],
         [say("date de publication estimée (absente du flux)", "publication date estimated (missing from the feed)"),

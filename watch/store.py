@@ -649,41 +649,6 @@ class Store:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
                 for table in ("sources", "items", "fetches", "page_snapshots")}
 
-
-def _item_conditions(*, ids: Iterable[int] = (), since: datetime | None = None, source: str | None = None,
-                     author: str | None = None, published_from: datetime | None = None,
-                     published_to: datetime | None = None, search: str | None = None,
-                     origin: str | None = None) -> tuple[str, list[Any]]:
-    """A `where` clause on items `i` (empty when nothing is asked) and its parameters."""
-    conditions: list[tuple[str, list[Any]]] = []
-    ids = list(ids)
-    if ids:
-        conditions.append((f"i.id in ({','.join('?' * len(ids))})", ids))
-    if since:
-        conditions.append(("i.first_seen >= ?", [since.isoformat()]))
-    if source:
-        conditions.append(("i.id in (select item_id from item_sources where source = ?)", [source]))
-    if author:
-        conditions.append(("(fold(i.author) = fold(?) or fold(i.entered_by) = fold(?))", [author, author]))
-    if published_from:
-        conditions.append(("i.published_at >= ?", [published_from.isoformat()]))
-    if published_to:
-        conditions.append(("i.published_at < ?", [published_to.isoformat()]))
-    if origin:
-        conditions.append(("i.origin = ?", [origin]))
-    if search:
-        conditions.append(("i.id in (select rowid from items_fts where items_fts match ?)", [fts_query(search)]))
-    if not conditions:
-        return "", []
-    return " where " + " and ".join(c for c, _ in conditions), [p for _, params in conditions for p in params]
-
-
-def _fold(text: str | None) -> str | None:
-    """Lower case without accents ("Élise" = "elise"): how people are matched in an erasure request."""
-    if text is None:
-        return None
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
-
     # -- evidence for the watch plan and the sources audit (read only) --------------------------------------
 
     def has_table(self, name: str) -> bool:
@@ -696,10 +661,12 @@ def _fold(text: str | None) -> str | None:
         rows = self._rows(
             "select id, source, url, title, summary, substr(text, 1, 2000) as text, lang, published_at, "
             "published_estimated, fetched_at, first_seen, hash, origin, score, reasons, credibility, story, "
-            "classified_at, actor_competitor from items where published_at >= ? order by published_at", [since.isoformat()])
+            "classified_at, actor_competitor, themes as declared_themes, competitor as declared_competitor "
+            "from items where published_at >= ? order by published_at", [since.isoformat()])
         by_id = {row["id"]: row for row in rows}
         for row in rows:
-            row.update(labels=[], competitors=set(), sources=[])
+            row.update(labels=[], competitors={row["declared_competitor"]} - {None}, sources=[])
+            row["declared_themes"] = set(json.loads(row["declared_themes"] or "[]"))
         for link in self._for_items("select item_id, axis, label, score, by from item_labels where item_id in ({})", by_id):
             by_id[link.pop("item_id")]["labels"].append(link)
         for link in self._for_items("select item_id, competitor from item_entities "
@@ -719,7 +686,8 @@ def _fold(text: str | None) -> str | None:
     def provenance(self) -> dict[str, Any]:
         """How traceable and how processed the stored items are, as counts over the whole store."""
         totals = self._rows(
-            "select count(*) as items, coalesce(sum(url like 'http%'), 0) as with_url, "
+            # A field note has no URL: who entered it and from where (`veille add`, file:line) is its address.
+            "select count(*) as items, coalesce(sum(url like 'http%' or coalesce(entered_from, '') != ''), 0) as with_url, "
             "coalesce(sum(fetched_at is not null and fetched_at != ''), 0) as with_fetch_time, "
             "coalesce(sum(hash is not null and hash != ''), 0) as with_hash, "
             "coalesce(sum(published_estimated), 0) as estimated_dates, "
@@ -786,6 +754,41 @@ def _fold(text: str | None) -> str | None:
         suppressed = (self.conn.execute("select count(*) from suppressions").fetchone()[0]
                       if self.has_table("suppressions") else 0)
         return {"audiences": audiences, "suppressed": suppressed}
+
+
+def _item_conditions(*, ids: Iterable[int] = (), since: datetime | None = None, source: str | None = None,
+                     author: str | None = None, published_from: datetime | None = None,
+                     published_to: datetime | None = None, search: str | None = None,
+                     origin: str | None = None) -> tuple[str, list[Any]]:
+    """A `where` clause on items `i` (empty when nothing is asked) and its parameters."""
+    conditions: list[tuple[str, list[Any]]] = []
+    ids = list(ids)
+    if ids:
+        conditions.append((f"i.id in ({','.join('?' * len(ids))})", ids))
+    if since:
+        conditions.append(("i.first_seen >= ?", [since.isoformat()]))
+    if source:
+        conditions.append(("i.id in (select item_id from item_sources where source = ?)", [source]))
+    if author:
+        conditions.append(("(fold(i.author) = fold(?) or fold(i.entered_by) = fold(?))", [author, author]))
+    if published_from:
+        conditions.append(("i.published_at >= ?", [published_from.isoformat()]))
+    if published_to:
+        conditions.append(("i.published_at < ?", [published_to.isoformat()]))
+    if origin:
+        conditions.append(("i.origin = ?", [origin]))
+    if search:
+        conditions.append(("i.id in (select rowid from items_fts where items_fts match ?)", [fts_query(search)]))
+    if not conditions:
+        return "", []
+    return " where " + " and ".join(c for c, _ in conditions), [p for _, params in conditions for p in params]
+
+
+def _fold(text: str | None) -> str | None:
+    """Lower case without accents ("Élise" = "elise"): how people are matched in an erasure request."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
 
 
 def fts_query(text: str) -> str:
