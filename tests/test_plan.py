@@ -46,15 +46,18 @@ def well_formed(html: str) -> ET.Element:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo sector collected and classified once for this module, as `make demo` leaves it."""
-    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    folder = tmp_path_factory.mktemp("demo")
+    db, archive = folder / "demo.db", folder / "archive"
     with pytest.MonkeyPatch.context() as patch:
         for name in ("VEILLE_CONFIG", "VEILLE_DB", "VEILLE_DEMO_URL", "VEILLE_SMTP_URL"):
             patch.delenv(name, raising=False)
+        patch.setenv("VEILLE_ARCHIVE", str(archive))  # the demo's digest previews stay out of the repository
         patch.setenv("VEILLE_LANG", "fr")
         patch.chdir(REPO)
         result = run("--db", str(db), "demo", "--port", str(free_port()))
         assert result.exit_code == 0, result.output
-    return load_config(REPO / "sources.yaml"), db
+    config = load_config(REPO / "sources.yaml")
+    return config.model_copy(update={"delivery": config.delivery.model_copy(update={"archive": archive})}), db
 
 
 @pytest.fixture
@@ -101,6 +104,42 @@ def test_demo_self_assessment_names_the_sectors_real_gaps(demo):
         assert absent not in found, absent
     for finding in plan.findings:
         assert finding.message and finding.hint and finding.severity in ("high", "medium", "low")
+
+
+def test_digests_built_and_delivered_are_the_evidence_of_diffusion(demo_copy, tmp_path, monkeypatch):
+    """The digest stage for real: every audience's brief built, sent to a real SMTP server that refuses one
+    recipient; the plan reads what was delivered."""
+    from digests import run_digests
+    from tests.digest_data import SmtpRecorder, smtp_server
+
+    config, db = demo_copy
+    config = config.model_copy(update={"delivery": config.delivery.model_copy(update={"archive": tmp_path / "archive"})})
+    refused = config.audiences[0].recipients[0]
+    handler = SmtpRecorder(reject={refused})
+    server = smtp_server(handler)
+    server.start()
+    try:
+        monkeypatch.setenv("VEILLE_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
+        with Store.open(db) as store:
+            report = run_digests(config, store)
+            plan = watch_plan(config, store)
+    finally:
+        server.stop()
+    built = {r.audience: r for r in report.results}
+    table = next(t for t in plan.points[8].evidence if t.caption.startswith("Bulletins construits"))
+    rows = {row[0]: dict(zip(("audience", "digests", "alerts", "period", "built", "sent", "failed", "pending", "error"), row))
+            for row in table.rows}
+    for audience in config.audiences:
+        row = rows[audience.id]
+        assert row["digests"] == 1 and row["period"] == built[audience.id].period
+        assert row["sent"] + row["failed"] + row["pending"] == len(audience.recipients)
+    assert rows[config.audiences[0].id]["failed"] == 1 and "550" in rows[config.audiences[0].id]["error"]
+    assert sum(row["sent"] for row in rows.values()) == len(handler.recipients())
+    found = codes(plan)
+    assert "deliveries-failed" in found and plan.points[8].status == "unmet"
+    assert not {"no-digest", "no-smtp", "audience-no-digest"} & found
+    shares = {row[0]: row[-1] for row in plan.points[3].evidence[-1].rows}
+    assert any(share not in ("–", "0%") for share in shares.values()), "the share of items that reached a digest"
 
 
 def test_plan_html_is_one_well_formed_self_contained_french_page(demo):

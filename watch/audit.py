@@ -96,8 +96,11 @@ def _source_row(source: Source, state: dict[str, Any] | None, recent_items: int,
         robots = say("refusé par robots.txt", "forbidden by robots.txt")
     elif source.kind == "feed":
         robots = say("flux publié pour être relu", "feed published to be polled")
-    else:
-        robots = say("robots.txt respecté à chaque collecte", "robots.txt obeyed at each crawl")
+    elif source.kind == "spider":
+        robots = say("respecté à chaque exploration (Scrapy)", "obeyed at each crawl (Scrapy)")
+    else:  # the page watch reads one public page on its schedule, as a visitor would, without robots.txt
+        robots = say("non consulté : une page publique relue à son rythme",
+                     "not consulted: one public page re-read on its schedule")
     items = state.get("items") or 0
     in_digest = state.get("in_digest")
     collected = bool(state.get("last_fetch_at")) or items > 0

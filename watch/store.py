@@ -713,7 +713,7 @@ class Store:
         for row in self._rows("select source, count(*) as fetches, coalesce(sum(outcome in ('ok', 'not_modified')), 0) "
                               "as fetches_ok from fetches where started_at >= ? group by 1", [since.isoformat()]):
             activity.setdefault(row["source"], {"id": row["source"], **blank}).update(row)
-        if self.has_table("digest_items"):
+        if self.has_table("digest_items") and self.conn.execute("select 1 from digest_items limit 1").fetchone():
             for source, count in self.conn.execute(
                     "select s.source, count(distinct s.item_id) from item_sources s "
                     "join digest_items d on d.item_id = s.item_id group by 1"):
