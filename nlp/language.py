@@ -9,6 +9,8 @@ from functools import lru_cache
 
 THRESHOLD = 0.80
 MIN_LETTERS = 12  # fewer letters than this says nothing about a language
+# The first few hundred characters (title and lead) decide as well as the whole text, at a fraction of the cost.
+SAMPLE_CHARS = 600
 
 
 @lru_cache(maxsize=8)
@@ -23,7 +25,7 @@ def _identifier(languages: tuple[str, ...]):
 
 def detect_language(text: str, languages: tuple[str, ...] = ("fr", "en"), fallback: str | None = None) -> tuple[str, float, str]:
     """(language, confidence, how) where how is 'detected' or 'declared' (the fallback was kept)."""
-    sample = text[:2000]
+    sample = text[:SAMPLE_CHARS]
     if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
         return (fallback or languages[0], 0.0, "declared")
     lang, confidence = _identifier(tuple(sorted(languages))).classify(sample)
