@@ -170,8 +170,10 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    """Tests never read the developer's configuration or database, and speak French unless they say otherwise."""
+    """Tests never read the developer's configuration or database, never write into the repo's archive, never
+    reach a real mail server, and speak French unless they say otherwise."""
     for name in ("VEILLE_CONFIG", "VEILLE_DB", "VEILLE_DEMO_URL", "VEILLE_SMTP_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VEILLE_ARCHIVE", str(tmp_path / "archive"))
     monkeypatch.setenv("VEILLE_LANG", "fr")
     os.environ.setdefault("NO_COLOR", "1")

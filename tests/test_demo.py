@@ -108,3 +108,40 @@ def test_readme_tour_commands_run(tmp_path, monkeypatch):
             result = run("--db", str(db), *words, env=env)
             assert result.exit_code == 0, (command, result.output, result.stderr)
             assert result.stdout.strip(), command
+
+
+def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path, monkeypatch):
+    from tests.digest_data import SmtpRecorder, smtp_server
+
+    monkeypatch.chdir(REPO)
+    db = tmp_path / "demo.db"
+    port = str(free_port())
+    bad = run("--db", str(db), "demo", "--port", port, "--smtp", "nowhere")
+    assert bad.exit_code == 2 and "HÔTE:PORT" in bad.stderr and "Serveur de démonstration" not in bad.stderr
+    first = run("--db", str(db), "demo", "--port", port)
+    assert first.exit_code == 0, first.output + first.stderr
+    paths = [line.strip() for line in first.stdout.splitlines() if line.strip().endswith(".html")]
+    assert [Path(p).parent.parent.name for p in paths] == ["direction", "marketing", "rd"]
+    assert all(Path(p).is_relative_to(tmp_path / "archive") for p in paths)  # VEILLE_ARCHIVE, set by conftest
+    pages = {Path(p).parent.parent.name: Path(p).read_text(encoding="utf-8") for p in paths}
+    assert '<html lang="fr"' in pages["direction"] and '<html lang="en"' in pages["rd"]
+    for page in pages.values():
+        assert page.count('class="v-link"') >= 5, "a brief with items, each linked to its source"
+        assert "Rien de notable" not in page and "Nothing notable" not in page
+    assert "L&#39;essentiel" in pages["direction"] and "État des sources" in pages["direction"]
+    with Store.open(db) as store:
+        assert store.digests_list() == []  # previews deliver nothing
+
+    # Again, with an SMTP server: the three briefs are sent, and shown again at the same paths.
+    handler = SmtpRecorder()
+    server = smtp_server(handler)
+    server.start()
+    try:
+        again = run("--db", str(db), "demo", "--port", port, "--smtp", f"127.0.0.1:{server.port}")
+    finally:
+        server.stop()
+    assert again.exit_code == 0, again.output + again.stderr
+    assert [line.strip() for line in again.stdout.splitlines() if line.strip().endswith(".html")] == paths
+    # sources.yaml: direction has two recipients, marketing and R&D one each.
+    assert sorted(handler.recipients()) == sorted(["direction@cyclonova.example", "dg@cyclonova.example",
+                                                   "marketing@cyclonova.example", "rd@cyclonova.example"])

@@ -46,7 +46,12 @@ class Context:
     @property
     def config(self) -> config_mod.Config:
         if self._config is None:
-            self._config = config_mod.load_config(self.config_path)
+            config = config_mod.load_config(self.config_path)
+            archive = os.environ.get("VEILLE_ARCHIVE")
+            if archive:  # like VEILLE_DB: another archive folder without editing sources.yaml
+                config = config.model_copy(update={"delivery": config.delivery.model_copy(
+                    update={"archive": Path(archive)})})
+            self._config = config
         return self._config
 
     def store(self) -> Store:
@@ -320,26 +325,36 @@ def init(directory: Path, force: bool) -> None:
                   f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
 
 
+DEMO_DIGESTS = ("direction", "marketing", "rd")
+
+
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
+@click.option("--smtp", metavar="HOST:PORT", help="Also send the three demo digests to this SMTP server (no TLS, no login).")
 @click.pass_obj
 @handle_errors
-def demo(obj: Context, serve: bool, port: int) -> None:
+def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     """Secteur de démonstration hors ligne / the offline demo sector.
 
-    Starts a local server for the demo sector's feeds, collects them over HTTP into the database and says
-    what it did. With --serve the server stays up so that other commands can be shown against it.
+    Starts a local server for the demo sector's feeds, collects them over HTTP into the database, classifies
+    them and previews the direction, marketing and R&D digests into the archive (their paths are printed).
+    With --smtp the three digests are sent to that server (for example `python -m aiosmtpd -n -l
+    127.0.0.1:8025` prints what it receives). With --serve the server stays up for other commands.
 
     \b
     Exemples / examples:
       veille demo
+      veille demo --smtp 127.0.0.1:8025
       veille demo --serve          # then, in another terminal: veille collect
     """
     from watch.demo import DemoServer  # only this command needs the demo server
     from watch.demo.notes import dated_field_notes
     from watch.offline import import_notes
 
+    if smtp and not re.fullmatch(r"[\w.-]+:\d{1,5}", smtp):
+        raise UsageError(tr(f"--smtp {smtp!r} : écrire HÔTE:PORT, par exemple 127.0.0.1:8025",
+                            f"--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025"))
     # The demo's pricing page moves to its next revision once the database has seen it, so that the second run
     # shows a page change. Read with a throwaway context: the configuration's URLs are not known yet.
     with Context(obj.config_path, obj.db_path).store() as store:
@@ -386,6 +401,7 @@ def demo(obj: Context, serve: bool, port: int) -> None:
             f"{counts['items']} items from "
             f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
             "veille items --search acquisition · veille sources list"))
+        _demo_digests(obj, smtp)
         if serve:
             err.print(tr(f"Le serveur reste ouvert sur {server.base_url} (Ctrl-C pour arrêter). Dans un autre terminal : "
                          f"export VEILLE_DEMO_URL={server.base_url}",
@@ -399,9 +415,28 @@ def demo(obj: Context, serve: bool, port: int) -> None:
     sys.exit(1 if report.failed else 0)
 
 
+def _demo_digests(obj: Context, smtp: str | None) -> None:
+    """The demo's last step: the three briefs in the archive (previews), or sent to `smtp` (HOST:PORT)."""
+    from digests import preview_digest, run_digests
+
+    config = obj.config
+    with obj.store() as store:
+        if smtp:
+            os.environ["VEILLE_SMTP_URL"] = f"smtp://{smtp}"
+            report = run_digests(config, store, list(DEMO_DIGESTS))
+            emit([{"audience": r.audience, "period": r.period, "status": r.status, "items": r.items, "sent": r.sent,
+                   "error": r.error} for r in report.results], "table", title=tr("Bulletins envoyés", "Digests sent"))
+        paths = [preview_digest(config, store, audience_id) for audience_id in DEMO_DIGESTS]
+    click.echo(tr("Bulletins de démonstration (à ouvrir dans un navigateur) :",
+                  "Demo digests (open them in a browser):"))
+    for shown in paths:
+        click.echo(f"  {shown.path}")
+
+
+from watch.cli_digests import COMMANDS as _DIGEST_COMMANDS  # noqa: E402
 from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, trends as _trends  # noqa: E402
 
-for _command in (_classify, _label, _nlp, _trends):
+for _command in (_classify, _label, _nlp, _trends, *_DIGEST_COMMANDS):
     main.add_command(_command)
 
 from watch.cli_offline import add as _add, delete as _delete, import_ as _import  # noqa: E402

@@ -256,8 +256,31 @@ class Interests(Model):
 
 
 class Alerts(Model):
+    """Same-day alerts: one short e-mail per new item scoring at least `min_score`, never at night unless `night`."""
+
     min_score: int = Field(85, ge=0, le=100)
     night: bool = False
+
+
+SectionKind = Literal["items", "trends", "health"]
+
+
+class Section(Model):
+    """One part of a digest. Items go to the first `items` section whose filters they match (all filters given
+    must match; none given matches everything); `trends` and `health` sections show rising terms and source health.
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str | dict[str, str] | None = None  # text, or {fr: …, en: …}; default: the built-in title of the id
+    kind: SectionKind = "items"
+    labels: list[str] = Field(default_factory=list)
+    themes: list[str] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+    competitor_moves: bool = False  # only moves whose actor is a configured competitor
+    source_types: list[SourceType] = Field(default_factory=list)
+    max_items: int | None = Field(None, ge=1, le=500)
+    layout: Literal["full", "compact"] = "full"
+    group_by: Literal["competitor"] | None = None
 
 
 class Audience(Model):
@@ -272,6 +295,9 @@ class Audience(Model):
     max_items: int = Field(15, ge=1, le=500)
     schedule: Schedule | None = None
     alerts: Alerts | None = None
+    sections: list[Section] | None = None  # None: the default sections of the role (digests/sections.py)
+    send_empty: bool = True                # send the short "nothing notable" brief when a period has no item
+    empty_text: str | None = None          # its text (default: a sentence in the audience's language)
 
     @field_validator("recipients")
     @classmethod
@@ -281,19 +307,46 @@ class Audience(Model):
                 raise ValueError(tr(f"adresse e-mail invalide {address!r}", f"invalid e-mail address {address!r}"))
         return value
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # The name goes into the e-mail subject: a line break there would start a new header.
+        if "\r" in value or "\n" in value:
+            raise ValueError(tr("le nom tient sur une ligne (il sert d'objet d'e-mail)",
+                                "the name must fit on one line (it is used in the e-mail subject)"))
+        return value
+
 
 class Delivery(Model):
     sender: str = "veille@localhost"
+    sender_name: str = "Veille"
     reply_to: str | None = None
-    unsubscribe: str | None = None
-    unsubscribe_url: str | None = None
+    unsubscribe: str | None = None       # mailto: address for List-Unsubscribe (default: the sender)
+    unsubscribe_url: str | None = None   # https URL for one-click unsubscribe (RFC 8058)
     archive: Path = Path("data/archive")
+    archive_url: str | None = None       # https URL where the archive is published (absolute links in the Atom feeds)
+    retries: int = Field(3, ge=0, le=10)  # attempts after a transient SMTP failure, within one run
+    retry_backoff: float = Field(2.0, ge=0, le=300)  # seconds before the first retry, doubled at each one
 
-    @field_validator("unsubscribe_url")
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_PATTERN.match(value):
+            raise ValueError(tr(f"adresse e-mail invalide {value!r}", f"invalid e-mail address {value!r}"))
+        return value
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _mailto(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^mailto:[^@\s]+@[^@\s]+$", value):
+            raise ValueError(tr("écrire mailto:adresse@exemple.org", "write mailto:address@example.org"))
+        return value
+
+    @field_validator("unsubscribe_url", "archive_url")
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("https://"):
-            raise ValueError(tr("l'URL de désinscription doit être en https://", "the unsubscribe URL must be https://"))
+            raise ValueError(tr("l'URL doit être en https://", "the URL must be https://"))
         return value
 
 
@@ -308,6 +361,16 @@ class Config(Model):
     audiences: list[Audience] = Field(default_factory=list)
     delivery: Delivery = Field(default_factory=Delivery)
     path: Path | None = None
+
+    def audience(self, audience_id: str) -> Audience:
+        for audience in self.audiences:
+            if audience.id == audience_id:
+                return audience
+        known = [a.id for a in self.audiences]
+        close = difflib.get_close_matches(audience_id, known, n=1)
+        raise UsageError(tr(f"audience inconnue {audience_id!r}", f"unknown audience {audience_id!r}")
+                         + (tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else
+                            tr(f" (déclarées : {', '.join(known) or 'aucune'})", f" (declared: {', '.join(known) or 'none'})")))
 
     def source(self, source_id: str) -> Source:
         for source in self.sources:
@@ -567,6 +630,14 @@ def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
             check(("audiences", i, "interests", "competitors"), competitor, interests.get("competitors"), competitor_ids)
             if labels:
                 check(("audiences", i, "interests", "labels"), label, interests.get("labels"), labels)
+        sections = audience.get("sections")
+        for j, section in enumerate(sections if isinstance(sections, list) else []):
+            if isinstance(section, dict):
+                where = ("audiences", i, "sections", j)
+                check(where + ("themes",), theme, section.get("themes"), theme_ids)
+                check(where + ("competitors",), competitor, section.get("competitors"), competitor_ids)
+                if labels:
+                    check(where + ("labels",), label, section.get("labels"), labels)
     return problems
 
 

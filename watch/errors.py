@@ -51,3 +51,9 @@ class StoreError(VeilleError):
 
 class SourceError(VeilleError):
     """A source could not be fetched or read; recorded on the source, never fatal to a run."""
+
+
+class DeliveryError(VeilleError):
+    """A digest cannot be delivered as asked: unusable SMTP URL, refused recipient or header."""
+
+    exit_code = 2

@@ -40,6 +40,7 @@ UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, aut
                "published_estimated = case when ? is null then published_estimated else 0 end where id = ?")
 FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning")
 BUSY_TIMEOUT_S = 30
+CLAIM_MINUTES = 15  # a delivery 'sending' for longer belongs to a process that died
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -111,11 +112,83 @@ def _m004_pages_offline(db: sqlite_utils.Database) -> None:
     db["page_snapshots"].create_index(["source", "taken_at"])
 
 
+def _m005_digests(db: sqlite_utils.Database) -> None:
+    # One row per built digest (kind 'digest', period '2026-W48') or same-day alert (kind 'alert', period
+    # 'alert-<item id>'); (audience, period) is unique, which is what makes building idempotent. The rendered
+    # message is kept so that a delivery retried next week sends exactly what was built.
+    db["digests"].create({
+        "id": int, "audience": str, "kind": str, "period": str, "period_start": str, "cutoff": str,
+        "created_at": str, "status": str, "items": int, "archive_path": str, "language": str, "subject": str,
+        "html": str, "text": str, "chart": bytes, "error": str, "updated_at": str,
+    }, pk="id", not_null={"audience", "kind", "period", "cutoff", "created_at", "status"}, defaults={"kind": "digest"})
+    db["digests"].create_index(["audience", "period"], unique=True)
+    # Every item a digest carries (shown = 0: told by another item of the same story, shown in its place); an
+    # item in any digest of an audience never reaches that audience again.
+    db["digest_items"].create({"digest_id": int, "item_id": int, "section": str, "rank": int, "shown": int},
+                              pk=("digest_id", "item_id"),
+                              foreign_keys=[("digest_id", "digests", "id"), ("item_id", "items", "id")])
+    db["digest_items"].create_index(["item_id"])
+    db["deliveries"].create({
+        "id": int, "digest_id": int, "recipient": str, "status": str, "attempts": int, "last_error": str,
+        "sent_at": str, "message_id": str, "claimed_at": str, "updated_at": str,
+    }, pk="id", foreign_keys=[("digest_id", "digests", "id")], defaults={"status": "pending", "attempts": 0})
+    db["deliveries"].create_index(["digest_id", "recipient"], unique=True)
+    db["deliveries"].create_index(["status"])
+    db["suppressions"].create({"email": str, "added_at": str, "reason": str}, pk="email")
+    # A digest reads a period's items best score first and usually stops after the first hundred: by this index
+    # it never sorts the tens of thousands a period can hold.
+    db["items"].create_index(["score", "first_seen"], index_name="idx_items_score_first_seen")
+    # Items per UTC day of publication and term (the rising trends) or label and source (the digest chart), kept
+    # up to date by triggers as terms and labels are written: a digest reads nine weeks of counts instead of
+    # counting a million term rows each time.
+    db.execute("create table day_counts (day text, kind text, key text, source text, count integer, "
+               "primary key (day, kind, key, source)) without rowid")
+    for statement in DAY_COUNT_TRIGGERS:
+        db.execute(statement)
+    db.execute("insert into day_counts (day, kind, key, source, count) select substr(i.published_at, 1, 10), t.kind, "
+               "t.term, '', count(*) from items i cross join item_terms t on t.item_id = i.id group by 1, 2, 3")
+    db.execute("insert into day_counts (day, kind, key, source, count) select substr(i.published_at, 1, 10), "
+               "'item_label', l.label, i.source, count(*) from items i cross join item_labels l on l.item_id = i.id "
+               "group by 1, 3, 4")
+
+
+_UPSERT = "on conflict (day, kind, key, source) do update set count = count + 1"
+DAY_COUNT_TRIGGERS = [
+    f"""create trigger day_counts_term_added after insert on item_terms begin
+        insert into day_counts (day, kind, key, source, count) select substr(i.published_at, 1, 10), new.kind,
+        new.term, '', 1 from items i where i.id = new.item_id {_UPSERT}; end""",
+    """create trigger day_counts_term_removed after delete on item_terms begin
+        update day_counts set count = count - 1 where kind = old.kind and key = old.term and source = ''
+        and day = (select substr(published_at, 1, 10) from items where id = old.item_id);
+        delete from day_counts where count <= 0 and kind = old.kind and key = old.term and source = ''; end""",
+    f"""create trigger day_counts_label_added after insert on item_labels begin
+        insert into day_counts (day, kind, key, source, count) select substr(i.published_at, 1, 10), 'item_label',
+        new.label, i.source, 1 from items i where i.id = new.item_id {_UPSERT}; end""",
+    """create trigger day_counts_label_removed after delete on item_labels begin
+        update day_counts set count = count - 1 where kind = 'item_label' and key = old.label
+        and (day, source) = (select substr(published_at, 1, 10), source from items where id = old.item_id);
+        delete from day_counts where count <= 0 and kind = 'item_label' and key = old.label; end""",
+    # A feed that gives a real date to an item first stored with an estimated one moves its counts.
+    f"""create trigger day_counts_item_moved after update of published_at on items
+        when substr(old.published_at, 1, 10) is not substr(new.published_at, 1, 10) begin
+        update day_counts set count = count - 1 where day = substr(old.published_at, 1, 10) and source = ''
+        and (kind, key) in (select kind, term from item_terms where item_id = new.id);
+        update day_counts set count = count - 1 where day = substr(old.published_at, 1, 10) and kind = 'item_label'
+        and source = new.source and key in (select label from item_labels where item_id = new.id);
+        delete from day_counts where day = substr(old.published_at, 1, 10) and count <= 0;
+        insert into day_counts (day, kind, key, source, count) select substr(new.published_at, 1, 10), kind, term,
+        '', 1 from item_terms where item_id = new.id {_UPSERT};
+        insert into day_counts (day, kind, key, source, count) select substr(new.published_at, 1, 10),
+        'item_label', label, new.source, 1 from item_labels where item_id = new.id {_UPSERT}; end""",
+]
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
     ("003_terms", _m003_terms),
     ("004_pages_offline", _m004_pages_offline),
+    ("005_digests", _m005_digests),
 ]
 
 
@@ -622,6 +695,7 @@ class Store:
                 for start in range(0, len(ids), 500):
                     chunk = ids[start:start + 500]
                     marks = ",".join("?" * len(chunk))
+                    self._redact_digests(conn, chunk)
                     for table, column in referencing:
                         conn.execute(f"delete from {table} where {column} in ({marks})", chunk)
                     conn.execute(f"delete from label_corrections where item_id in ({marks})", chunk)
@@ -636,6 +710,22 @@ class Store:
             log.warning("erasure: another connection kept the write-ahead log busy; old pages leave it at the next checkpoint")
         return deleted
 
+    def _redact_digests(self, conn: sqlite3.Connection, item_ids: list[int]) -> None:
+        """Digests and alerts that carried erased items keep their rendered message in this file: replace it with a
+        notice, and cancel their deliveries not yet made (the archive's copies are the caller's to remove)."""
+        marks = ",".join("?" * len(item_ids))
+        digest_ids = [row[0] for row in conn.execute(
+            f"select distinct digest_id from digest_items where item_id in ({marks})", item_ids)]
+        if not digest_ids:
+            return
+        notice = tr("Ce bulletin citait un article effacé à la demande : son contenu n'est plus conservé.",
+                    "This brief quoted an item erased on request: its content is no longer kept.")
+        digest_marks = ",".join("?" * len(digest_ids))
+        conn.execute(f"update digests set html = ?, text = ?, chart = null, updated_at = ? where id in ({digest_marks})",
+                     [f"<p>{notice}</p>", notice, utcnow().isoformat(), *digest_ids])
+        conn.execute(f"update deliveries set status = 'failed', last_error = 'content erased', claimed_at = null "
+                     f"where digest_id in ({digest_marks}) and status in ('pending', 'sending')", digest_ids)
+
     def _tables_referencing_items(self) -> list[tuple[str, str]]:
         """(table, column) of every foreign key to items.id, including tables added by later stages."""
         found = []
@@ -644,6 +734,245 @@ class Store:
                 if row[2] == "items" and table != "items":
                     found.append((table, row[3]))
         return found
+
+    # -- digests -------------------------------------------------------------------------------------------
+
+    def digest_candidates(self, audience: str, since: datetime, until: datetime, min_score: int,
+                          published_after: datetime, chunk: int = 250) -> Iterator[list[dict[str, Any]]]:
+        """Scored items first seen in [since, until) that never reached `audience`, best score first, in chunks.
+
+        The score floor is applied here (recency can only lower a score), and rows become dicts only as the
+        caller asks for the next chunk: a digest usually needs the first one of a period of thousands of items.
+        `add_item_details` adds labels, companies and sources to the rows it keeps.
+        """
+        cursor = self.conn.execute(
+            "select i.id, i.source, i.url, i.title, i.summary, i.lang, i.published_at, i.published_estimated, "
+            "i.first_seen, i.score, i.reasons, i.story, i.credibility, i.actor, i.actor_competitor, i.origin "
+            "from items i indexed by idx_items_score_first_seen "
+            "where i.first_seen >= ? and i.first_seen < ? and i.score >= ? and i.published_at >= ? "
+            # digest_items by item first: the audience's digests grow every week, an item's rows stay few.
+            "and not exists (select 1 from digest_items di cross join digests d on d.id = di.digest_id "
+            "where di.item_id = i.id and d.audience = ?) order by i.score desc, i.id",
+            [_utc(since), _utc(until), min_score, _utc(published_after), audience])
+        names = [d[0] for d in cursor.description]
+        try:
+            while rows := cursor.fetchmany(chunk):
+                yield [dict(zip(names, row)) for row in rows]
+        finally:
+            cursor.close()
+
+    def add_item_details(self, rows: list[dict[str, Any]]) -> None:
+        """Add `labels` (best first), `companies` (competitor ids) and `sources` (carrying sources) to item rows."""
+        queries = {"labels": "select item_id, axis, label, score, by from item_labels where item_id in ({}) "
+                             "order by score desc",
+                   "companies": "select distinct item_id, competitor from item_entities where competitor is not null "
+                                "and item_id in ({})",
+                   "sources": "select item_id, source from item_sources where item_id in ({}) order by first_seen"}
+        found: dict[str, dict[int, list]] = {name: {} for name in queries}
+        ids = [r["id"] for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for name, sql in queries.items():
+                for row in self._rows(sql.format(",".join("?" * len(chunk))), chunk):
+                    item_id = row.pop("item_id")
+                    found[name].setdefault(item_id, []).append(row if name == "labels" else next(iter(row.values())))
+        for row in rows:
+            for name in queries:
+                row[name] = found[name].get(row["id"], [])
+            row["sources"] = row["sources"] or [row["source"]]
+
+    def delivered_stories(self, audience: str) -> set[int]:
+        """Stories of which some item already reached `audience` (in a digest or an alert)."""
+        return {row[0] for row in self.conn.execute(
+            "select distinct i.story from digest_items di join digests d on d.id = di.digest_id "
+            "join items i on i.id = di.item_id where d.audience = ? and i.story is not null", [audience])}
+
+    def story_sources(self, story_ids: Iterable[int]) -> dict[int, set[str]]:
+        """Every source that carried an item of each story (for "also reported by N sources")."""
+        ids = list(dict.fromkeys(s for s in story_ids if s is not None))
+        found: dict[int, set[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for story, source in self.conn.execute(
+                    f"select distinct i.story, s.source from items i join item_sources s on s.item_id = i.id "
+                    f"where i.story in ({','.join('?' * len(chunk))})", chunk):
+                found.setdefault(story, set()).add(source)
+        return found
+
+    def window_counts(self, first: str, last: str, kinds: Iterable[str], keys: Iterable[str] | None = None,
+                      exclude_sources: Iterable[str] = ()) -> dict[tuple[str, str], int]:
+        """{(kind, key): items} over the UTC days [first, last) of publication, from `day_counts`."""
+        kinds = list(kinds)
+        sql = (f"select kind, key, sum(count) from day_counts where day >= ? and day < ? "
+               f"and kind in ({','.join('?' * len(kinds))})")
+        params: list[Any] = [first, last, *kinds]
+        excluded = list(exclude_sources)
+        if excluded:
+            sql += f" and source not in ({','.join('?' * len(excluded))})"
+            params.extend(excluded)
+        if keys is None:
+            return {(kind, key): count for kind, key, count in self.conn.execute(sql + " group by 1, 2", params)}
+        found: dict[tuple[str, str], int] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for kind, key, count in self.conn.execute(
+                    sql + f" and key in ({','.join('?' * len(chunk))}) group by 1, 2", [*params, *chunk]):
+                found[(kind, key)] = count
+        return found
+
+    def failing_sources(self, min_failures: int = 3) -> list[dict[str, Any]]:
+        """Sources whose last `min_failures` fetches or more failed in a row, or that answered 410 Gone."""
+        return self._rows("select id, name, status, failures, last_error, last_success_at from sources "
+                          "where failures >= ? or status = 'gone' order by failures desc, id", [min_failures])
+
+    def source_count(self) -> int:
+        return self.conn.execute("select count(*) from sources").fetchone()[0]
+
+    def last_digest(self, audience: str, kind: str = "digest") -> dict[str, Any] | None:
+        rows = self._rows("select * from digests where audience = ? and kind = ? order by cutoff desc, id desc limit 1",
+                          [audience, kind])
+        return rows[0] if rows else None
+
+    def digest(self, audience: str, period: str) -> dict[str, Any] | None:
+        rows = self._rows("select * from digests where audience = ? and period = ?", [audience, period])
+        return rows[0] if rows else None
+
+    def digest_by_id(self, digest_id: int) -> dict[str, Any] | None:
+        rows = self._rows("select * from digests where id = ?", [digest_id])
+        return rows[0] if rows else None
+
+    def create_digest(self, record: dict[str, Any], items: Iterable[tuple[int, str, int, int]],
+                      recipients: Iterable[str]) -> tuple[int, bool]:
+        """Store a built digest, its items (item id, section, rank, shown) and one pending delivery per recipient.
+
+        Idempotent per (audience, period): when another process built it first, nothing is written and its id
+        is returned with False.
+        """
+        now = utcnow().isoformat()
+        with self.transaction() as conn:
+            existing = conn.execute("select id from digests where audience = ? and period = ?",
+                                    [record["audience"], record["period"]]).fetchone()
+            if existing:
+                return existing[0], False
+            digest_id = self._insert("digests", {**record, "created_at": record.get("created_at") or now,
+                                                 "updated_at": now})
+            conn.executemany("insert into digest_items (digest_id, item_id, section, rank, shown) values (?, ?, ?, ?, ?)",
+                             [(digest_id, *item) for item in items])
+            conn.executemany("insert into deliveries (digest_id, recipient, status, attempts, updated_at) "
+                             "values (?, ?, 'pending', 0, ?) on conflict do nothing",
+                             [(digest_id, r, now) for r in dict.fromkeys(recipients)])
+        return digest_id, True
+
+    def update_digest(self, digest_id: int, **values: Any) -> None:
+        with self.transaction():
+            self._update("digests", digest_id, {**values, "updated_at": utcnow().isoformat()})
+
+    def digest_item_ids(self, digest_id: int) -> list[dict[str, Any]]:
+        return self._rows("select item_id, section, rank, shown from digest_items where digest_id = ? order by rank",
+                          [digest_id])
+
+    def deliveries(self, digest_id: int) -> list[dict[str, Any]]:
+        return self._rows("select * from deliveries where digest_id = ? order by id", [digest_id])
+
+    def pending_deliveries(self, audience: str, kind: str = "digest",
+                           stale_before: datetime | None = None) -> list[dict[str, Any]]:
+        """Deliveries not yet made for an audience's digests (or alerts), oldest digest first.
+
+        A delivery left 'sending' by a process that died before `stale_before` counts as pending again.
+        """
+        stale = _utc(stale_before or utcnow() - timedelta(minutes=CLAIM_MINUTES))
+        return self._rows("select v.*, d.period, d.audience from deliveries v join digests d on d.id = v.digest_id "
+                          "where d.audience = ? and d.kind = ? and (v.status = 'pending' or "
+                          "(v.status = 'sending' and v.claimed_at < ?)) order by d.cutoff, v.id",
+                          [audience, kind, stale])
+
+    def claim_delivery(self, delivery: dict[str, Any]) -> bool:
+        """Take a pending delivery for this process (status 'sending'); False when another process took it.
+
+        The scheduler and an analyst's `veille digest send` may run at the same time: only one of them sends.
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute("update deliveries set status = 'sending', claimed_at = ? where id = ? and status = ? "
+                                  "and coalesce(claimed_at, '') = coalesce(?, '')",
+                                  [utcnow().isoformat(), delivery["id"], delivery["status"], delivery.get("claimed_at")])
+        return cursor.rowcount == 1
+
+    def record_delivery(self, delivery_id: int, status: str, *, error: str | None = None,
+                        message_id: str | None = None, attempted: bool = True) -> None:
+        """Move one delivery to pending (with the error of a transient failure), sent, failed or suppressed."""
+        now = utcnow().isoformat()
+        with self.transaction() as conn:
+            conn.execute("update deliveries set status = ?, last_error = ?, attempts = attempts + ?, claimed_at = null, "
+                         "message_id = coalesce(?, message_id), sent_at = case when ? = 'sent' then ? else sent_at end, "
+                         "updated_at = ? where id = ?",
+                         [status, error, 1 if attempted else 0, message_id, status, now, now, delivery_id])
+
+    def set_message_id(self, delivery_id: int, message_id: str) -> None:
+        """Fix a delivery's Message-ID before its first attempt, so that a retry carries the same one."""
+        with self.transaction() as conn:
+            conn.execute("update deliveries set message_id = ? where id = ? and message_id is null",
+                         [message_id, delivery_id])
+
+    def digests_list(self, audience: str | None = None, kind: str | None = "digest",
+                     limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored digests newest first, with their delivery counts (no message bodies)."""
+        where, params = [], []
+        if audience:
+            where.append("d.audience = ?")
+            params.append(audience)
+        if kind:
+            where.append("d.kind = ?")
+            params.append(kind)
+        sql = ("select d.id, d.audience, d.kind, d.period, d.period_start, d.cutoff, d.created_at, d.status, d.items, "
+               "d.subject, d.archive_path, d.error, "
+               "sum(v.status = 'sent') as sent, sum(v.status in ('pending', 'sending')) as pending, sum(v.status = 'failed') as failed, "
+               "sum(v.status = 'suppressed') as suppressed, max(v.sent_at) as sent_at, max(v.attempts) as attempts, "
+               "(select last_error from deliveries e where e.digest_id = d.id and e.last_error is not null "
+               " order by e.updated_at desc limit 1) as last_error "
+               "from digests d left join deliveries v on v.digest_id = d.id")
+        if where:
+            sql += " where " + " and ".join(where)
+        sql += " group by d.id order by d.cutoff desc, d.id desc"
+        if limit:
+            sql += f" limit {int(limit)}"
+        rows = self._rows(sql, params)
+        for row in rows:
+            for name in ("sent", "pending", "failed", "suppressed"):
+                row[name] = row[name] or 0
+        return rows
+
+    def digest_overview(self) -> list[dict[str, Any]]:
+        """Per audience, its last digest: period, status, cutoff, sent_at, attempts, last error (`veille status`)."""
+        latest = self._rows("select audience, max(cutoff) as cutoff from digests where kind = 'digest' group by audience")
+        overview = []
+        for row in latest:
+            rows = self.digests_list(row["audience"], limit=1)
+            if rows:
+                digest = rows[0]
+                overview.append({key: digest[key] for key in (
+                    "audience", "period", "status", "cutoff", "items", "sent_at", "attempts", "last_error",
+                    "sent", "pending", "failed")})
+        return sorted(overview, key=lambda r: r["audience"])
+
+    def suppress(self, email: str, reason: str = "unsubscribe") -> bool:
+        """Add an address to the suppression list; False when it was already there."""
+        with self.transaction() as conn:
+            cursor = conn.execute("insert into suppressions (email, added_at, reason) values (?, ?, ?) "
+                                  "on conflict (email) do nothing", [email.strip().lower(), utcnow().isoformat(), reason])
+        return cursor.rowcount > 0
+
+    def unsuppress(self, email: str) -> bool:
+        with self.transaction() as conn:
+            cursor = conn.execute("delete from suppressions where email = ?", [email.strip().lower()])
+        return cursor.rowcount > 0
+
+    def is_suppressed(self, email: str) -> bool:
+        return self.conn.execute("select 1 from suppressions where email = ?",
+                                 [email.strip().lower()]).fetchone() is not None
+
+    def suppressions(self) -> list[dict[str, Any]]:
+        return self._rows("select * from suppressions order by email")
 
     def counts(self) -> dict[str, int]:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
@@ -789,6 +1118,11 @@ def _fold(text: str | None) -> str | None:
     if text is None:
         return None
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as stored: ISO 8601 in UTC (times are compared as text, so every one must use the same zone)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
 def fts_query(text: str) -> str:

@@ -1,0 +1,161 @@
+"""SMTP from `VEILLE_SMTP_URL`: `smtp://` (STARTTLS when the server offers it), `smtps://` (TLS from the start),
+optional `user:password@`. Failures are sorted into transient (retry later) and permanent (the server said no).
+
+Certificates are verified against the system's trust store (`SSL_CERT_FILE` names another one).
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from watch.errors import DeliveryError
+from watch.i18n import tr
+
+TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    scheme: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    def __str__(self) -> str:  # never the password
+        user = f"{self.username}@" if self.username else ""
+        return f"{self.scheme}://{user}{self.host}:{self.port}"
+
+
+class Transient(Exception):
+    """Try again later: connection refused or lost, timeout, 4xx reply."""
+
+
+class Permanent(Exception):
+    """The server refused this recipient or message for good (5xx reply): retrying would not help."""
+
+
+class Blocked(Exception):
+    """Nothing can be sent in this session (login or TLS refused, sender refused): every delivery waits."""
+
+
+def smtp_settings(url: str | None = None) -> SmtpSettings | None:
+    """Settings from the URL (default `$VEILLE_SMTP_URL`); None when none is configured."""
+    url = url if url is not None else os.environ.get("VEILLE_SMTP_URL", "")
+    if not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise DeliveryError(tr("VEILLE_SMTP_URL illisible : écrire smtp://hôte:587, smtps://hôte:465 ou "
+                               "smtp://utilisateur:mot-de-passe@hôte:587",
+                               "VEILLE_SMTP_URL unreadable: write smtp://host:587, smtps://host:465 or "
+                               "smtp://user:password@host:587"))
+    default = 465 if parts.scheme == "smtps" else 587
+    return SmtpSettings(parts.scheme, parts.hostname, port or default,
+                        unquote(parts.username) if parts.username else None,
+                        unquote(parts.password) if parts.password else None)
+
+
+class Mailer:
+    """One SMTP session, opened on first use and reopened after a lost connection."""
+
+    def __init__(self, settings: SmtpSettings, timeout: float = TIMEOUT_S):
+        self.settings = settings
+        self.timeout = timeout
+        self.client: smtplib.SMTP | None = None
+        self.unreachable: str | None = None  # set by the caller once retries could not reach the server
+
+    def open(self) -> None:
+        if self.client is not None:
+            return
+        settings = self.settings
+        context = ssl.create_default_context()
+        try:
+            if settings.scheme == "smtps":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=self.timeout, context=context)
+            else:
+                client = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+                elif settings.username:
+                    client.close()
+                    raise Blocked(tr(f"{settings} ne propose pas STARTTLS : mot de passe non envoyé en clair",
+                                       f"{settings} does not offer STARTTLS: the password is not sent in clear"))
+            if settings.username:
+                _login(client, settings.username, settings.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise Blocked(tr(f"identification refusée par {settings} : {_reply(exc)}",
+                               f"login refused by {settings}: {_reply(exc)}")) from None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise Blocked(tr(f"TLS impossible avec {settings} : {exc}", f"TLS failed with {settings}: {exc}")) from None
+        except smtplib.SMTPResponseException as exc:
+            raise (Blocked if exc.smtp_code >= 500 else Transient)(f"{settings}: {_reply(exc)}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise Transient(tr(f"serveur SMTP injoignable {settings} : {exc}",
+                               f"SMTP server unreachable {settings}: {exc}")) from None
+        self.client = client
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        """Send to one recipient; raise Transient or Permanent with the server's reply."""
+        self.open()
+        try:
+            refused = self.client.send_message(message, from_addr=sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(recipient, (550, b"refused"))
+            error = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            raise (Permanent if code >= 500 else Transient)(error) from None
+        except smtplib.SMTPSenderRefused as exc:
+            raise Blocked(tr(f"expéditeur {sender} refusé : {_reply(exc)}",
+                             f"sender {sender} refused: {_reply(exc)}")) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            self.client = None
+            raise Transient(tr(f"connexion SMTP perdue : {exc}", f"SMTP connection lost: {exc}")) from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing the session: reconnect next time
+                self.close()
+            raise (Permanent if exc.smtp_code >= 500 else Transient)(_reply(exc)) from None
+        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+            self.close()
+            raise Transient(tr(f"envoi interrompu : {exc}", f"sending interrupted: {exc}")) from None
+        if refused:
+            code, reply = refused[recipient]
+            raise Permanent(f"{code} {reply!r}")
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (OSError, smtplib.SMTPException):
+                self.client.close()
+            self.client = None
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN when offered (one exchange, inside TLS), else smtplib's choice.
+
+    smtplib.login tries the next mechanism after a refusal, and its AUTH LOGIN with an initial response leaves
+    some servers waiting: a wrong password would then hang until the timeout instead of failing at once.
+    """
+    mechanisms = client.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        client.user, client.password = username, password
+        client.auth("PLAIN", client.auth_plain)
+    else:
+        client.login(username, password)
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    return f"{exc.smtp_code} {text}"
