@@ -45,6 +45,9 @@ def test_every_command_of_the_tutorial_runs_on_the_demo_sector(tmp_path):
         assert (done.stdout + done.stderr).strip(), f"{command} printed nothing"
     starter_plan = (tmp_path / "ma-veille" / "plan.html").read_text(encoding="utf-8")
     assert "Preuve manquante" in starter_plan  # before any collection, the plan says what evidence is missing
+    for gap in ("jamais collectée", "hors ligne sans aucune note", "aucune source institutionnelle",
+                "toutes les sources sont en fr", "rôle(s) sans audience"):  # what step 1 says the plan finds
+        assert gap in starter_plan, gap
     plan = ET.fromstring((tmp_path / "plan.html").read_text(encoding="utf-8").removeprefix("<!DOCTYPE html>"))
     assert plan.get("lang") == "fr"
     assert (tmp_path / "plan.md").read_text(encoding="utf-8").startswith("# Watch plan – Cyclonova")

@@ -845,8 +845,8 @@ def _deliveries(point: Point, ev: _Evidence) -> None:
             "no digest built in this database: what was delivered cannot be measured yet"))
         if config.audiences:
             _finding(point, "high", "no-digest", say("aucun bulletin n'a encore été construit", "no digest has been built yet"),
-                     say("`veille digest preview --audience ID`, puis `veille digest send`",
-                         "`veille digest preview --audience ID`, then `veille digest send`"))
+                     say("`veille digest send` construit les bulletins de la période (un aperçu n'en construit pas)",
+                         "`veille digest send` builds the period's digests (a preview builds none)"))
         return
     rows, late, never = [], [], []
     for audience in config.audiences:
