@@ -53,7 +53,7 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
         chosen = fmt or ("md" if out and out.suffix.lower() in (".md", ".markdown") else
                          "json" if out and out.suffix.lower() == ".json" else "html")
         config = obj.config
-        with obj.store() as store:
+        with obj.store() as store, err.status(tr("Plan de veille : lecture de la base…", "Watch plan: reading the database…")):
             document = watch_plan(config, store, lang=lang or _document_language())
         text = render_plan(document, chosen)
         findings = document.findings
