@@ -33,3 +33,27 @@ def veille_command() -> list[str]:
     """The project's `veille` next to this interpreter, or `python -m watch`."""
     script = Path(sys.executable).parent / "veille"
     return [str(script)] if script.exists() else [sys.executable, "-m", "watch"]
+
+
+def finish(broke: list[str], work: Path, keep: bool, kept: str = "") -> int:
+    """The end of a benchmark: say what broke, keep or remove the work directory; the exit code."""
+    import shutil
+
+    if broke:
+        print("\n" + "\n".join(f"BROKEN: {b}" for b in broke), file=sys.stderr)
+    if keep:
+        print(f"\nkept: {work}{' (' + kept + ')' if kept else ''}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if broke else 0
+
+
+def serve_until_stopped(servers: list, conn, info: dict, stop) -> None:
+    """Serve each server from a daemon thread, send `info` to the parent on `conn`, stop when `stop` is set."""
+    for server in servers:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    conn.send({"port": servers[0].server_address[1], "hosts": [s.server_address[0] for s in servers], **info})
+    stop.wait()
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -32,6 +32,7 @@ class Route:
     hang: bool = False          # never answer (until the server stops)
     redirect: str | None = None  # Location of a 302
     validators: bool = True     # send ETag / Last-Modified and honour conditional GET
+    gzip: bool = True           # compress when the client accepts it (False: the body as it is, Content-Length its size)
     hits: int = 0
 
 
@@ -76,7 +77,7 @@ class FixtureServer:
                     if self.headers.get("If-None-Match") == etag:
                         return self._send(304, b"", None, headers)
                 body = route.body
-                if "gzip" in (self.headers.get("Accept-Encoding") or "") and len(body) > 200:
+                if route.gzip and "gzip" in (self.headers.get("Accept-Encoding") or "") and len(body) > 200:
                     body = gzip.compress(body)
                     headers["Content-Encoding"] = "gzip"
                 self._send(route.status, body, route.content_type, headers)

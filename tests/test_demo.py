@@ -32,7 +32,11 @@ def test_demo_collects_the_sector_with_recent_items_and_history(tmp_path, monkey
         items = store.items()
         fetches = list(store.db["fetches"].rows)
     assert len(items) >= 100 and {i["lang"] for i in items} >= {"fr", "en"}
-    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 9, "8 feeds and the pricing page"
+    assert all(f["outcome"] == "ok" for f in fetches) and len(fetches) == 10, "8 feeds, the site, the pricing page"
+    crawled = [i for i in items if i["source"] == "rouleo-site"]
+    assert len(crawled) == 8 and {i["origin"] for i in crawled} == {"spider"}, "the competitor site, page by page"
+    assert all(len(i["text"]) > 150 and "Accueil" not in i["text"] and not i["published_estimated"] for i in crawled)
+    assert "spider" in result.stdout and "rouleo-site" in result.stdout
     notes = [i for i in items if i["origin"] == "offline"]
     assert len(notes) == 8 and {n["source"] for n in notes} == {"salons", "terrain-commercial", "presse-imprimee"}
     assert all(n["entered_by"] == "demo" and n["entered_from"].endswith(f"demo-field-notes.csv:{k}")

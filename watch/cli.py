@@ -134,11 +134,14 @@ def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbo
 @main.command()
 @click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Ad-hoc feed not in the configuration (origin adhoc).")
+@click.option("--follow", metavar="SELECTOR", help="With --url: crawl it as a listing page and follow the article "
+              "links this CSS (or XPath) selector matches.")
 @click.option("--no-classify", is_flag=True, help="Store only; leave classification for later.")
 @format_option
 @click.pass_obj
 @handle_errors
-def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no_classify: bool, fmt: str) -> None:
+def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], follow: str | None, no_classify: bool,
+            fmt: str) -> None:
     """Collecter les sources / collect the sources.
 
     Exit code 0 when every source was read, 1 when some failed, 2 on a usage or configuration error.
@@ -148,22 +151,27 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], no
       veille collect
       veille collect --source veloce-news --source cyclehebdo
       veille collect --url https://example.org/feed.xml
+      veille collect --url https://example.org/news/ --follow "article h2 a"
     """
+    if follow and not urls:
+        raise UsageError(tr("--follow s'emploie avec --url (la page de liste à parcourir)",
+                            "--follow goes with --url (the listing page to crawl)"))
     config = obj.config
     with obj.store() as store:
         total = len(source_ids) + len(urls) if (source_ids or urls) else len(config.sources)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task(tr("collecte", "collecting"), total=total)
-            report = run_collect(config, store, source_ids, urls,
+            report = run_collect(config, store, source_ids, urls, follow=follow,
                                  progress=lambda o: bar.update(task, advance=1, description=o.source_id))
         if not no_classify and (report.new or report.updated):
             from watch.cli_nlp import run_classification
 
             classified = run_classification(config, store, console=err)
             err.print(tr(f"{classified.classified} article(s) classé(s)", f"{classified.classified} item(s) classified"))
-    rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "entries": o.entries, "new": o.new,
-             "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning} for o in report.outcomes]
+    rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "pages": o.pages, "entries": o.entries,
+             "new": o.new, "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning}
+            for o in report.outcomes]
     emit(rows, fmt, title=tr("Collecte", "Collection"))
     err.print(tr(f"{report.new} nouveaux, {report.updated} mis à jour, {len(report.failed)} source(s) en échec ; base : {store.path}",
                  f"{report.new} new, {report.updated} updated, {len(report.failed)} source(s) failed; database: {store.path}"),
@@ -328,6 +336,16 @@ def init(directory: Path, force: bool) -> None:
 DEMO_DIGESTS = ("direction", "marketing", "rd")
 
 
+def _latest_by_origin(items: list[dict]) -> list[dict]:
+    """One row per origin (feed, spider, page_change, offline…): how many items and the latest one."""
+    rows: dict[str, dict] = {}
+    for item in items:  # newest first
+        row = rows.setdefault(item["origin"], {"origin": item["origin"], "items": 0, "source": item["source"],
+                                               "latest": (item["title"] or "")[:70]})
+        row["items"] += 1
+    return list(rows.values())
+
+
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
@@ -376,6 +394,7 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
             classified = run_classification(config, store, console=err)
             counts = store.counts()
             latest = store.items(limit=5)
+            by_origin = _latest_by_origin(store.items())
             changes = [store.items(source=o.source_id, limit=1)[0] for o in report.outcomes
                        if o.new and config.source(o.source_id).kind == "page"]
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
@@ -383,6 +402,7 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
         emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
+        emit(by_origin, "table", title=tr("Par origine (flux, robot, …)", "By origin (feed, spider, …)"))
         for change in changes:
             click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
                        f"{change['title']}\n{change['text']}\n")

@@ -54,6 +54,11 @@ class CollectSettings(Model):
     max_bytes: int = Field(5_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0, le=20)
     user_agent: str = "veille/0.1 (market-watch feed reader; +https://pypi.org/project/veille/)"
+    # Crawls (kind: spider, full text of feeds): each runs in a child process (Scrapy's reactor cannot restart).
+    crawl_delay: float = Field(1.0, ge=0, le=60)         # seconds between two requests to one site (AutoThrottle start)
+    crawl_budget: float = Field(300.0, gt=0, le=86400)   # seconds one crawl may last; then it stops, keeping what it found
+    crawl_processes: int = Field(2, ge=1, le=16)         # crawls running at once
+    retries: int = Field(2, ge=0, le=10)                 # retries of a page after a network error or HTTP 5xx
 
 
 class NlpSettings(Model):
@@ -195,6 +200,10 @@ class OfflineOptions(Model):
 
 
 SourceKind = Literal["feed", "spider", "page", "offline"]
+# Options that only mean something for one kind of source (checked with file:line in _kind_options).
+SPIDER_OPTIONS = ("spider", "start_urls", "follow", "next_page", "max_pages", "max_depth", "max_articles",
+                  "allowed_domains", "sitemap", "time_budget")
+FEED_OPTIONS = ("fulltext",)
 SourceType = Literal["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]
 
 
@@ -214,21 +223,47 @@ class Source(Model):
     schedule: Schedule | None = None
     internal: bool = False
     notes: str = ""
-    page: PageOptions | None = None
-    offline: OfflineOptions | None = None
+    # kind: spider. `spider` names a spider of spiders/ (`scrapy list`) or a class `package.module:Class`;
+    # without it, the generic `listing` spider (or `news-sitemap` when `sitemap` is given).
+    spider: str | None = Field(None, pattern=r"^([a-z0-9][a-z0-9_-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
+    start_urls: list[str] = Field(default_factory=list)  # more listing pages besides `url`
+    follow: Annotated[str, AfterValidator(_selector)] | None = None     # CSS (or XPath) of the article links
+    next_page: Annotated[str, AfterValidator(_selector)] | None = None  # the link to the next listing page
+    max_pages: int = Field(5, ge=1, le=1000)        # listing pages read per crawl
+    max_depth: int = Field(10, ge=1, le=50)         # links followed away from a start page (Scrapy DEPTH_LIMIT)
+    max_articles: int = Field(200, ge=1, le=100000)  # article pages read per crawl
+    allowed_domains: list[str] = Field(default_factory=list)  # default: the hosts of url and start_urls
+    sitemap: str | None = None      # a (news) sitemap listing the articles, for sites without a feed
+    time_budget: float | None = Field(None, gt=0, le=86400)  # seconds; default collect.crawl_budget
+    # kind: feed. Fetch each new entry's page and keep its main text (feeds that ship only a teaser).
+    fulltext: bool = False
+    page: PageOptions | None = None        # kind: page
+    offline: OfflineOptions | None = None  # kind: offline
 
     @field_validator("type", mode="before")
     @classmethod
     def _type(cls, value: Any) -> Any:
         return value.strip().lower().replace(" ", "-").replace("_", "-") if isinstance(value, str) else value
 
-    @field_validator("url")
+    @field_validator("url", "sitemap")
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(tr(f"{value!r} : seules les adresses http(s) sont collectées",
                                 f"{value!r}: only http(s) addresses are collected"))
         return value
+
+    @field_validator("start_urls")
+    @classmethod
+    def _http_list(cls, value: list[str]) -> list[str]:
+        for url in value:
+            cls._http(url)
+        return value
+
+    @property
+    def spider_name(self) -> str:
+        """The spider that crawls this source: the one named, else the generic one its options call for."""
+        return self.spider or ("news-sitemap" if self.sitemap and not self.follow else "listing")
 
     @model_validator(mode="after")
     def _url(self) -> Source:
@@ -247,6 +282,17 @@ class Source(Model):
     @property
     def offline_options(self) -> OfflineOptions:
         return self.offline or OfflineOptions()
+
+
+def selector_problem(selector: str) -> str | None:
+    """Why a CSS or XPath selector cannot work (for selectors given outside sources.yaml), or None."""
+    if not selector.strip():
+        return tr("sélecteur vide", "empty selector")
+    try:
+        _selector(selector)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 class Interests(Model):
@@ -564,6 +610,9 @@ def _pydantic_problems(exc: ValidationError, lines: dict, filename: str) -> list
             message = tr(f"valeur {error.get('input')!r} non reconnue", f"value {error.get('input')!r} not recognised")
             hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close
                     else tr("valeurs possibles : ", "possible values: ") + ", ".join(expected))
+        elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] == "spider":
+            hint = tr("le nom d'un robot de spiders/ (`scrapy list`), ou module:Classe",
+                      "the name of a spider of spiders/ (`scrapy list`), or module:Class")
         elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
             hint = tr("minuscules, chiffres et tirets, par exemple 'veloce-news'",
                       "lower-case letters, digits and dashes, e.g. 'veloce-news'")
@@ -621,6 +670,7 @@ def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
     label = tr("étiquette inconnue", "unknown label")
     theme_ids, competitor_ids, labels = ids("themes"), ids("competitors"), taxonomy_labels()
     for i, source in entries("sources"):
+        problems.extend(_kind_options(i, source, lines, filename))
         check(("sources", i, "themes"), theme, source.get("themes"), theme_ids)
         check(("sources", i, "competitor"), competitor, source.get("competitor"), competitor_ids)
     for i, audience in entries("audiences"):
@@ -639,6 +689,42 @@ def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
                 if labels:
                     check(where + ("labels",), label, section.get("labels"), labels)
     return problems
+
+
+def _kind_options(index: int, source: dict, lines: dict, filename: str) -> list[Problem]:
+    """Options of one kind set on a source of another kind, and a listing spider without its selector."""
+    problems = []
+    kind = source.get("kind", "feed")
+    for names, wanted in ((SPIDER_OPTIONS, "spider"), (FEED_OPTIONS, "feed")):
+        for name in names:
+            if name in source and kind != wanted:
+                problems.append(Problem(filename, _line(lines, ("sources", index, name)), f"sources[{index}].{name}",
+                                        tr(f"option réservée aux sources kind: {wanted}", f"option only for kind: {wanted} sources"),
+                                        tr(f"la retirer, ou écrire kind: {wanted}", f"remove it, or write kind: {wanted}")))
+    if kind == "spider" and source.get("spider") in (None, "listing") and not source.get("follow") \
+            and not source.get("sitemap"):
+        problems.append(Problem(filename, _line(lines, ("sources", index)), f"sources[{index}]",
+                                tr("le robot générique a besoin de `follow` (sélecteur des liens d'articles) ou d'un `sitemap`",
+                                   "the generic spider needs `follow` (selector of the article links) or a `sitemap`"),
+                                tr("par exemple follow: \"article h2 a\"", "for example follow: \"article h2 a\"")))
+    return problems
+
+
+def source_locations(config: Config, source_id: str, options: tuple[str, ...] = ()) -> dict[str, str]:
+    """`{"source": "sources.yaml:40", "follow": "sources.yaml:44"}`: where a source and its options are written,
+    for messages about them (options the source does not write are left out)."""
+    if config.path is None:
+        return {}
+    try:
+        data, lines = _read_yaml(Path(config.path).read_text(encoding="utf-8"), str(config.path), [])
+    except OSError:
+        return {}
+    for index, entry in enumerate((data or {}).get("sources") or [] if isinstance(data, dict) else []):
+        if isinstance(entry, dict) and entry.get("id") == source_id:
+            found = {"source": f"{config.path}:{_line(lines, ('sources', index))}"}
+            found.update({o: f"{config.path}:{_line(lines, ('sources', index, o))}" for o in options if o in entry})
+            return found
+    return {}
 
 
 def append_source(path: str | os.PathLike, url: str, title: str, language: str | None, *, source_id: str | None = None,

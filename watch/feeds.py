@@ -31,15 +31,13 @@ import httpx
 from watch.config import CollectSettings
 from watch.errors import SourceError
 from watch.i18n import tr
-from watch.models import Entry, FetchOutcome, clean_entry, utcnow
+from watch.models import BACKOFF_CAP_S, Entry, FetchOutcome, backoff_seconds, clean_entry, utcnow  # noqa: F401 (re-exported)
 from watch.store import Store
 
 log = logging.getLogger(__name__)
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
           "application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
 DEMO_URL = "http://127.0.0.1:8765"  # where the demo sector's URLs point unless VEILLE_DEMO_URL says otherwise
-BACKOFF_BASE_S = 300
-BACKOFF_CAP_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,6 @@ def parse_and_clean(body: bytes, content_type: str = "", url: str = "") -> Parse
     parsed = parse_feed(body, content_type, url)
     parsed.entries = [clean_entry(entry) for entry in parsed.entries]
     return parsed
-
-
-def backoff_seconds(failures: int) -> float:
-    """5 min, 10 min, 20 min … capped at a day: a failing source is retried forever, ever more rarely."""
-    return float(min(BACKOFF_BASE_S * 2 ** max(failures - 1, 0), BACKOFF_CAP_S))
 
 
 def read_feeds(targets: list[FeedTarget], store: Store, settings: CollectSettings, *, force: bool = False,

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import nh3
 
 ORIGINS = ("feed", "spider", "page_change", "offline", "adhoc")
+BACKOFF_BASE_S = 300
+BACKOFF_CAP_S = 24 * 3600
 
 # Query parameters that only track a click; two URLs that differ by them are the same article.
 TRACKING_PARAMS = re.compile(
@@ -61,7 +63,7 @@ class FetchOutcome:
     source_id: str
     url: str
     started_at: datetime
-    outcome: str = "ok"  # ok | not_modified | error | gone | skipped
+    outcome: str = "ok"  # ok | not_modified | error | gone | skipped | stopped (a crawl stopped on request)
     http_status: int | None = None
     duration_ms: int = 0
     bytes: int = 0
@@ -75,6 +77,7 @@ class FetchOutcome:
     retry_after: float | None = None
     content_type: str = ""
     final_url: str = ""  # after redirects: the base for relative links
+    pages: int = 0       # pages a crawl fetched (spiders); a feed is one page
 
 
 @dataclass
@@ -83,6 +86,11 @@ class IngestCounts:
     updated: int = 0
     unchanged: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+def backoff_seconds(failures: int) -> float:
+    """5 min, 10 min, 20 min … capped at a day: a failing source is retried forever, ever more rarely."""
+    return float(min(BACKOFF_BASE_S * 2 ** max(failures - 1, 0), BACKOFF_CAP_S))
 
 
 def utcnow() -> datetime:

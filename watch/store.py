@@ -38,7 +38,8 @@ INSERT_ITEM = f"insert into items ({', '.join(ITEM_COLUMNS)}) values ({', '.join
 UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, author = ?, hash = ?, categories = ?, "
                "updated_at = ?, lang = coalesce(?, lang), published_at = coalesce(?, published_at), "
                "published_estimated = case when ? is null then published_estimated else 0 end where id = ?")
-FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning")
+FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning",
+                 "pages")
 BUSY_TIMEOUT_S = 30
 CLAIM_MINUTES = 15  # a delivery 'sending' for longer belongs to a process that died
 
@@ -183,12 +184,18 @@ DAY_COUNT_TRIGGERS = [
 ]
 
 
+def _m007_crawls(db: sqlite_utils.Database) -> None:
+    # A crawl fetches many pages for one source: its fetch row says how many (a feed fetch leaves 0).
+    db["fetches"].add_column("pages", int, not_null_default=0)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
     ("003_terms", _m003_terms),
     ("004_pages_offline", _m004_pages_offline),
     ("005_digests", _m005_digests),
+    ("007_crawls", _m007_crawls),
 ]
 
 
@@ -324,8 +331,11 @@ class Store:
                                                 "etag": None, "last_modified": None, "last_error": None})
         return True
 
-    def record_fetch(self, fetch: FetchOutcome, backoff: Callable[[int], float]) -> None:
-        """Store one fetch attempt and move the source's state (validators, failures, backoff, gone)."""
+    def record_fetch(self, fetch: FetchOutcome, backoff: Callable[[int], float], *, update_source: bool = True) -> None:
+        """Store one fetch attempt and move the source's state (validators, failures, backoff, gone).
+
+        `update_source=False` records a fetch that says nothing of the source's health (a feed's full-text pass).
+        """
         now = utcnow()
         update: dict[str, Any] = {"last_fetch_at": fetch.started_at.isoformat(), "last_status": fetch.http_status,
                                   "warning": fetch.warning or None}
@@ -346,7 +356,7 @@ class Store:
                 update.update(status="failing", failures=failures, last_error=fetch.error,
                               next_attempt_at=(now + timedelta(seconds=delay)).isoformat())
             self._insert("fetches", record)
-            if row is not None:
+            if row is not None and update_source:
                 self._update("sources", fetch.source_id, update)
 
     def sources_overview(self) -> list[dict[str, Any]]:
@@ -467,6 +477,29 @@ class Store:
             "entered_by": entry.entered_by or None, "entered_from": entry.entered_from or None,
             "attachment": entry.attachment or None,
         }
+
+    def known_urls(self, canonical_urls: Iterable[str]) -> set[str]:
+        """Those of these canonical URLs that are already items (a crawl does not read them again)."""
+        return set(self._existing("select canonical_url, id, hash, published_estimated from items "
+                                  "where canonical_url in ({})", list(canonical_urls)))
+
+    def items_needing_text(self, source_id: str, since: datetime) -> list[dict[str, Any]]:
+        """Items of a source first seen or changed since a time: the pages a full-text pass should read."""
+        return self._rows("select i.id, i.url, i.title from items i join item_sources s on s.item_id = i.id "
+                          "where s.source = ? and i.url like 'http%' and (i.first_seen >= ? or i.updated_at >= ?) "
+                          "order by i.id", [source_id, since.isoformat(), since.isoformat()])
+
+    def attach_text(self, item_id: int, text: str) -> bool:
+        """Give an item the main text of its page (a feed's full-text pass); False when the item is gone.
+
+        The content hash is left as the feed made it: it says what the feed published, so the next reading of the
+        same entry finds it unchanged and does not put the teaser back in place of the text. The item is marked
+        updated, so that it is classified again on its full text.
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute("update items set text = ?, updated_at = ? where id = ?",
+                                  [clean_entry(Entry(url=None, text=text)).text, utcnow().isoformat(), item_id])
+        return cursor.rowcount > 0
 
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
               limit: int | None = None) -> list[dict[str, Any]]:

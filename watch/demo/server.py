@@ -5,6 +5,7 @@ The site is built once, when the server starts and its base URL is known:
 - every feed (RSS 2.0 or Atom 1.0) at its ``path``;
 - every outlet's home page at its ``site`` path, with an autodiscovery ``<link rel="alternate">`` and its headlines;
 - every article at ``/<outlet>/<slug>.html`` (title, date, author and the summary as plain text);
+- every site without a feed (``sites:``): paginated listing pages and article pages (watch/demo/sites.py);
 - ``/`` (an index of the outlets) and ``/robots.txt``.
 
 Responses behave like a well-run web server, so the feed reader can be shown working for real: ``ETag`` and
@@ -240,6 +241,10 @@ def build_pages(
         pages[outlet.site] = Page(_outlet_page(outlet, base), HTML_TYPE, outlet.updated)
         for entry in outlet.entries:
             pages[outlet.article_path(entry)] = Page(_article_page(outlet, entry, base), HTML_TYPE, entry.published)
+    # Sites without a feed, for the generic spider (imported here: sites.py builds on this module's names).
+    from watch.demo.sites import site_pages
+
+    pages.update(site_pages(now, base, sector_file))
     newest = max(outlet.updated for outlet in outlets)
     for watched in load_watched_pages(sector_file):
         pages[watched.path] = Page(_watched_page(watched, revision, base, now), HTML_TYPE, now)
