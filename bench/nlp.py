@@ -747,6 +747,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:  # a measured step, started by the driver below
+        # The stage may start helper processes (forkserver), which re-import the main module by its path; this
+        # file is named nlp.py and would shadow the `nlp` package there. They need nothing from it.
+        sys.modules["__main__"].__dict__.pop("__file__", None)
         if args.child == "baseline":
             print(json.dumps(child_baseline(args.db, args.batch_size)))
         elif args.child == "phases":

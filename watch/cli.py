@@ -470,5 +470,10 @@ from watch.cli_run import run as _run, status as _status  # noqa: E402
 main.add_command(_run)
 main.add_command(_status)
 
+from watch.cli_plan import audit as _audit, plan as _plan  # noqa: E402
+
+main.add_command(_plan)
+sources.add_command(_audit)
+
 if __name__ == "__main__":
     main()

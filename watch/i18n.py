@@ -17,3 +17,8 @@ def user_language() -> str:
 def tr(fr: str, en: str) -> str:
     """Pick the French or English text of a message for the current user."""
     return en if user_language() == "en" else fr
+
+
+def tr_in(lang: str, fr: str, en: str) -> str:
+    """Pick the text for an explicit language (a document asked for with `--lang`), whatever the user's."""
+    return en if lang == "en" else fr

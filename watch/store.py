@@ -1089,6 +1089,112 @@ class Store:
         return {table: self.conn.execute(f"select count(*) from {table}").fetchone()[0]
                 for table in ("sources", "items", "fetches", "page_snapshots")}
 
+    # -- evidence for the watch plan and the sources audit (read only) --------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists: the plan reads tables of stages that may not have run (or landed) yet."""
+        return self.conn.execute("select 1 from sqlite_master where type = 'table' and name = ?",
+                                 [name]).fetchone() is not None
+
+    def published_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Items published since a date, without their HTML, with labels, competitors named and sources."""
+        rows = self._rows(
+            "select id, source, url, title, summary, substr(text, 1, 2000) as text, lang, published_at, "
+            "published_estimated, fetched_at, first_seen, hash, origin, score, reasons, credibility, story, "
+            "classified_at, actor_competitor, themes as declared_themes, competitor as declared_competitor "
+            "from items where published_at >= ? order by published_at", [since.isoformat()])
+        by_id = {row["id"]: row for row in rows}
+        for row in rows:
+            row.update(labels=[], competitors={row["declared_competitor"]} - {None}, sources=[])
+            row["declared_themes"] = set(json.loads(row["declared_themes"] or "[]"))
+        for link in self._for_items("select item_id, axis, label, score, by from item_labels where item_id in ({})", by_id):
+            by_id[link.pop("item_id")]["labels"].append(link)
+        for link in self._for_items("select item_id, competitor from item_entities "
+                                    "where competitor is not null and item_id in ({})", by_id):
+            by_id[link["item_id"]]["competitors"].add(link["competitor"])
+        for link in self._for_items("select item_id, source from item_sources where item_id in ({}) order by first_seen", by_id):
+            by_id[link["item_id"]]["sources"].append(link["source"])
+        return rows
+
+    def _for_items(self, sql: str, ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """Rows of `sql` (one `in ({})` over item ids), queried in chunks (SQLite limits bound parameters)."""
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self._rows(sql.format(",".join("?" * len(chunk))), chunk)
+
+    def provenance(self) -> dict[str, Any]:
+        """How traceable and how processed the stored items are, as counts over the whole store."""
+        totals = self._rows(
+            # A field note has no URL: who entered it and from where (`veille add`, file:line) is its address.
+            "select count(*) as items, coalesce(sum(url like 'http%' or coalesce(entered_from, '') != ''), 0) as with_url, "
+            "coalesce(sum(fetched_at is not null and fetched_at != ''), 0) as with_fetch_time, "
+            "coalesce(sum(hash is not null and hash != ''), 0) as with_hash, "
+            "coalesce(sum(published_estimated), 0) as estimated_dates, "
+            "coalesce(sum(classified_at is not null), 0) as classified, "
+            "coalesce(sum(score is not null), 0) as scored, coalesce(sum(credibility < 6), 0) as corroborated, "
+            "min(published_at) as oldest, max(published_at) as newest, max(first_seen) as last_seen from items")[0]
+        totals["origins"] = dict(self.conn.execute("select origin, count(*) from items group by 1 order by 2 desc").fetchall())
+        totals["multi_source"] = self.conn.execute(
+            "select count(*) from (select item_id from item_sources group by 1 having count(*) > 1)").fetchone()[0]
+        totals["corrections"] = self.conn.execute("select count(*) from label_corrections").fetchone()[0]
+        return totals
+
+    def source_activity(self, since: datetime) -> dict[str, dict[str, Any]]:
+        """Per source known to the store: its state, items carried (all, published since), fetches since,
+        and how many of its items reached a digest (None while no digest table exists)."""
+        activity = {row["id"]: {**row, "items": 0, "items_since": 0, "last_published": None, "fetches": 0,
+                                "fetches_ok": 0, "in_digest": None} for row in self._rows("select * from sources")}
+        blank = {"items": 0, "items_since": 0, "last_published": None, "fetches": 0, "fetches_ok": 0, "in_digest": None}
+        for row in self._rows("select s.source, count(*) as items, coalesce(sum(i.published_at >= ?), 0) as items_since, "
+                              "max(i.published_at) as last_published from item_sources s "
+                              "join items i on i.id = s.item_id group by 1", [since.isoformat()]):
+            activity.setdefault(row["source"], {"id": row["source"], **blank}).update(row)
+        for row in self._rows("select source, count(*) as fetches, coalesce(sum(outcome in ('ok', 'not_modified')), 0) "
+                              "as fetches_ok from fetches where started_at >= ? group by 1", [since.isoformat()]):
+            activity.setdefault(row["source"], {"id": row["source"], **blank}).update(row)
+        if self.has_table("digest_items") and self.conn.execute("select 1 from digest_items limit 1").fetchone():
+            for source, count in self.conn.execute(
+                    "select s.source, count(distinct s.item_id) from item_sources s "
+                    "join digest_items d on d.item_id = s.item_id group by 1"):
+                activity.setdefault(source, {"id": source, **blank})["in_digest"] = count
+            for row in activity.values():
+                row["in_digest"] = row["in_digest"] or 0
+        for row in activity.values():
+            row.pop("source", None)
+        return activity
+
+    def diffusion(self) -> dict[str, Any] | None:
+        """What the digest stage built and delivered, per audience; None while its tables do not exist.
+
+        Digests and same-day alerts share the `digests` table (column `kind`); deliveries of both are counted.
+        """
+        if not self.has_table("digests"):
+            return None
+        kinds = "kind" in {row[1] for row in self.conn.execute("pragma table_info(digests)")}
+        is_digest = "kind = 'digest'" if kinds else "1"
+        audiences = {row["audience"]: {**row, "sent": 0, "failed": 0, "pending": 0, "last_error": None, "last_sent": None}
+                     for row in self._rows(
+                         f"select audience, coalesce(sum({is_digest}), 0) as digests, coalesce(sum(not ({is_digest})), 0) "
+                         f"as alerts, max(case when {is_digest} then period end) as last_period, "
+                         f"max(case when {is_digest} then created_at end) as last_created, "
+                         f"coalesce(sum(case when {is_digest} then items end), 0) as items from digests group by 1")}
+        if self.has_table("deliveries"):
+            for row in self._rows("select d.audience, v.status, count(*) as n, max(v.sent_at) as last_sent, "
+                                  "max(case when v.last_error is not null and v.last_error != '' then v.last_error end) "
+                                  "as last_error from deliveries v join digests d on d.id = v.digest_id group by 1, 2"):
+                entry = audiences.setdefault(row["audience"], {"audience": row["audience"], "digests": 0, "alerts": 0,
+                                                               "items": 0, "sent": 0, "failed": 0, "pending": 0})
+                status = "pending" if row["status"] == "sending" else row["status"]  # sending: claimed, not yet sent
+                if status in ("sent", "failed", "pending"):
+                    entry[status] += row["n"]
+                if status == "sent":
+                    entry["last_sent"] = row["last_sent"]
+                entry["last_error"] = row["last_error"] or entry.get("last_error")
+        suppressed = (self.conn.execute("select count(*) from suppressions").fetchone()[0]
+                      if self.has_table("suppressions") else 0)
+        return {"audiences": audiences, "suppressed": suppressed}
+
 
 def _item_conditions(*, ids: Iterable[int] = (), since: datetime | None = None, source: str | None = None,
                      author: str | None = None, published_from: datetime | None = None,
