@@ -28,12 +28,15 @@ def _seconds(value: str | None) -> float | None:
     try:
         return duration_seconds(value)
     except ValueError:
-        raise UsageError(tr(f"--for {value!r} illisible : écrire 30s, 10m, 2h", f"--for {value!r} unreadable: write 30s, 10m, 2h")) from None
+        raise UsageError(tr(f"--for {value!r} illisible : écrire 30s, 10m, 2h",
+                            f"--for {value!r} unreadable: write 30s, 10m, 2h")) from None
 
 
 @click.command()
-@click.option("--for", "run_for", metavar="DURATION", help="Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests.")
-@click.option("--log-file", metavar="PATH", help="Rotating job log (default: scheduler.log_file, else veille-run.log beside the database).")
+@click.option("--for", "run_for", metavar="DURATION",
+              help="Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests.")
+@click.option("--log-file", metavar="PATH",
+              help="Rotating job log (default: scheduler.log_file, else veille-run.log beside the database).")
 @click.pass_context
 def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
     """Planifier la veille sans surveillance / keep the watch going unattended (the scheduler).

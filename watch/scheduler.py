@@ -410,25 +410,28 @@ class Scheduler:
         current = now()
         with Store.open(self.database) as store:
             successes = store.last_successes()
-            wanted = {spec.id: spec for spec in plan}
-            removed = [job_id for job_id in self.specs if job_id not in wanted]
+            # The new specs first: a job added below may start at once and looks its spec up.
+            previous, self.specs = self.specs, {spec.id: spec for spec in plan}
+            removed = [job_id for job_id in previous if job_id not in self.specs]
             for job_id in removed:
                 self._aps.remove_job(job_id)
-            added, changed = [], []
+            added, changed, overdue = [], [], []
             for spec in plan:
-                old = self.specs.get(spec.id)
+                old = previous.get(spec.id)
                 if old == spec:
                     continue
                 (changed if old else added).append(spec.id)
+                first = spec.first_run(successes.get(spec.id), current)
+                if first <= current:
+                    overdue.append(spec.id)
+                # Two classification instances: a wake-up arriving while a pass ends is not dropped (see below).
                 self._aps.add_job(self._execute, trigger=spec.trigger(), args=[spec.id], id=spec.id, name=spec.id,
-                                  misfire_grace_time=spec.grace, coalesce=True, max_instances=2 if spec.kind == "classify" else 1,
-                                  next_run_time=spec.first_run(successes.get(spec.id), current),
-                                  replace_existing=True)
-            self.specs = wanted
+                                  misfire_grace_time=spec.grace, coalesce=True,
+                                  max_instances=2 if spec.kind == "classify" else 1,
+                                  next_run_time=first, replace_existing=True)
             store.set_job_plan(self._plan_rows())
         log.info(logfmt(event="schedule", reason=why, jobs=len(plan), added=len(added), changed=len(changed),
-                        removed=len(removed), overdue=",".join(
-                            job_id for job_id in added + changed if self._next_run(job_id) and self._next_run(job_id) <= current)))
+                        removed=len(removed), overdue=",".join(overdue)))
 
     def _plan_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -448,10 +451,12 @@ class Scheduler:
     def _slot(self, job_id: str) -> Iterator[bool]:
         """Count a job as running, unless the stop has come (then it must not start: False)."""
         with self._lock:
-            if self.stopping.is_set():
-                yield False
-                return
-            self._running[job_id] += 1
+            allowed = not self.stopping.is_set()
+            if allowed:
+                self._running[job_id] += 1
+        if not allowed:
+            yield False
+            return
         try:
             yield True
         finally:
@@ -496,7 +501,8 @@ class Scheduler:
         counts = {k: v for k, v in result.counts.items() if v is not None}
         target_key = {"collect": "source", "digest": "audience"}.get(spec.kind, "target")
         log.log(logging.ERROR if result.outcome == "error" else logging.INFO,
-                logfmt(job=spec.id, **{target_key: spec.target}, trigger=result.trigger, outcome=result.outcome, **counts,
+                logfmt(job=spec.id, **{target_key: spec.target}, trigger=result.trigger, outcome=result.outcome,
+                       **counts,
                        duration=f"{(finished - started).total_seconds():.2f}s", error=result.error))
         try:
             with Store.open(self.database) as store:
@@ -575,7 +581,8 @@ class Scheduler:
 
     def _on_busy(self, event: Any) -> None:
         log.info(logfmt(job=event.job_id, outcome="still-running", note=tr(
-            "l'exécution précédente n'est pas finie : celle-ci est sautée", "the previous run is not over: this one is skipped")))
+            "l'exécution précédente n'est pas finie : celle-ci est sautée",
+            "the previous run is not over: this one is skipped")))
 
     def _on_error(self, event: Any) -> None:
         log.error(logfmt(job=event.job_id, outcome="error", error=repr(event.exception)))
