@@ -170,8 +170,7 @@ def _fit(texts: Sequence[str], examples: Sequence[Example_], epochs: int, seed: 
     return nlp
 
 
-def _title_only(examples: Sequence[Example_], prepared: Sequence[Prepared], pipelines: Pipelines
-                ) -> tuple[list[Example_], list[str]]:
+def _title_only(examples: Sequence[Example_], pipelines: Pipelines) -> tuple[list[Example_], list[str]]:
     """Each example also teaches with its title alone: many feeds carry only a headline, and a model that saw
     only full texts answers ~0.5 for every label on a short one."""
     copies = [replace(e, id=f"{e.id}-title", text="") for e in examples if e.title and e.text]
@@ -228,7 +227,7 @@ def train(examples: Sequence[Example_], out_dir: Path, pipelines: Pipelines, *, 
           seed: int = 0, folds: int = FOLDS) -> Model:
     """Train the bag-of-words model on `examples`, choose its per-label cuts by cross-validation, save both."""
     prepared = prepare(examples, pipelines)
-    copies, copy_inputs = _title_only(examples, prepared, pipelines)
+    copies, copy_inputs = _title_only(examples, pipelines)
     titles = {c.id.removesuffix("-title"): text for c, text in zip(copies, copy_inputs)}
     cuts = choose_cuts(examples, prepared, titles, epochs=epochs, seed=seed, folds=folds) if folds > 1 else {}
     nlp = _fit([p.input for p in prepared] + copy_inputs, [*examples, *copies], epochs, seed)
