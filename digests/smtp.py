@@ -117,8 +117,10 @@ class Mailer:
             error = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
             raise (Permanent if code >= 500 else Transient)(error) from None
         except smtplib.SMTPSenderRefused as exc:
-            raise Blocked(tr(f"expéditeur {sender} refusé : {_reply(exc)}",
-                             f"sender {sender} refused: {_reply(exc)}")) from None
+            raise Blocked(tr(f"expéditeur {sender} refusé : {_reply(exc)} (donner à delivery.sender dans "
+                             "sources.yaml une adresse de votre domaine que ce serveur accepte)",
+                             f"sender {sender} refused: {_reply(exc)} (set delivery.sender in sources.yaml to an "
+                             "address of your domain that this server accepts)")) from None
         except smtplib.SMTPServerDisconnected as exc:
             self.client = None
             raise Transient(tr(f"connexion SMTP perdue : {exc}", f"SMTP connection lost: {exc}")) from None

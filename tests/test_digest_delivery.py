@@ -266,3 +266,62 @@ def test_erasing_an_item_redacts_the_digests_that_quoted_it(config, store, items
     assert digest["chart"] is None
     assert {(d["status"], d["last_error"]) for d in store.deliveries(result.digest_id)} == {("failed", "content erased")}
     assert items[0] not in {row["item_id"] for row in store.digest_item_ids(result.digest_id)}
+
+
+class LocalSenderRefused(SmtpRecorder):
+    """A relay that wants a sender of a real domain, as most do: MAIL FROM <…@localhost> is refused."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 (aiosmtpd's names)
+        if address.endswith("@localhost"):
+            return "553 5.7.1 sender address rejected: domain not found"
+        envelope.mail_from = address
+        return "250 OK"
+
+
+def without_sender(directory):
+    from tests.digest_data import CONFIG
+
+    text = CONFIG.replace("  sender: veille@testco.example\n", "").replace(
+        "  unsubscribe: mailto:veille@testco.example\n", "")
+    return make_config(directory, text)
+
+
+def test_a_configuration_without_sender_validates_again_and_delivers_from_the_default(tmp_path, store, items,
+                                                                                       recorder, monkeypatch):
+    from click.testing import CliRunner
+
+    from watch.cli import main
+    from watch.config import Config, Delivery
+
+    handler, port = recorder
+    config = without_sender(tmp_path)
+    assert config.delivery.sender == "veille@localhost"
+    # Validated again, as a copy sent to a child process is: the default passes the checks of a written value.
+    assert Config.model_validate(config.model_dump()) == config
+    assert Delivery.model_validate({"sender": "veille@localhost"}).sender == "veille@localhost"
+    check = CliRunner().invoke(main, ["--config", str(tmp_path / "sources.yaml"), "sources", "check"])
+    assert check.exit_code == 0, check.output
+    monkeypatch.setenv("VEILLE_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    result = run_digests(config, store, ["rd"], now=now()).results[0]
+    assert result.status == "sent" and result.sent == 1
+    mail_from, rcpts, raw = handler.messages[0]
+    message = parsed(raw)
+    assert mail_from == "veille@localhost" and rcpts == ["rd@testco.example"]
+    assert message["From"] == "Veille Testco <veille@localhost>"
+    assert "<mailto:veille@localhost?subject=unsubscribe>" in message["List-Unsubscribe"]
+
+
+def test_a_relay_refusing_the_default_sender_says_to_set_delivery_sender(tmp_path, store, items, monkeypatch):
+    handler = LocalSenderRefused()
+    server = smtp_server(handler)
+    server.start()
+    try:
+        monkeypatch.setenv("VEILLE_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
+        refused = run_digests(without_sender(tmp_path), store, ["rd"], now=now()).results[0]
+        assert handler.messages == [] and refused.status == "pending" and refused.pending == 1
+        assert "veille@localhost" in refused.error and "553" in refused.error and "delivery.sender" in refused.error
+        # With a sender of the company's domain, the same delivery goes at the next run, once.
+        fixed = run_digests(make_config(tmp_path), store, ["rd"], now=now()).results[0]
+    finally:
+        server.stop()
+    assert fixed.sent == 1 and [m[0] for m in handler.messages] == ["veille@testco.example"]

@@ -27,6 +27,10 @@ from watch.i18n import tr
 DEFAULT_CONFIG = "sources.yaml"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# The default sender, for a mail server on this machine (or the test server): valid as a sender though its domain
+# has no dot; a relay that wants a real domain refuses it, and the delivery error then says to set delivery.sender.
+DEFAULT_SENDER = "veille@localhost"
+_LOCAL_SENDER = re.compile(r"^[^@\s<>,;\"]+@localhost$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _EVERY = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -35,7 +39,9 @@ _SHORT_CRON = re.compile(r"^\s*(?:(daily|[a-z]{3}(?:[-,][a-z]{3})*)\s+)?(\d{1,2}
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # validate_default: a default passes the same checks as a written value, so a configuration validated again
+    # (a copy, a child process) can never fail on a field it did not set.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class Company(Model):
@@ -452,7 +458,7 @@ class Audience(Model):
 
 
 class Delivery(Model):
-    sender: str = "veille@localhost"
+    sender: str = DEFAULT_SENDER
     sender_name: str = "Veille"
     reply_to: str | None = None
     unsubscribe: str | None = None       # mailto: address for List-Unsubscribe (default: the sender)
@@ -465,7 +471,7 @@ class Delivery(Model):
     @field_validator("sender", "reply_to")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL_PATTERN.match(value):
+        if value is not None and not (EMAIL_PATTERN.match(value) or _LOCAL_SENDER.match(value)):
             raise ValueError(tr(f"adresse e-mail invalide {value!r}", f"invalid e-mail address {value!r}"))
         return value
 
