@@ -9,6 +9,7 @@ a stopped crawl keeps them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +30,9 @@ from watch.models import FetchOutcome, utcnow
 
 log = logging.getLogger(__name__)
 STARTUP_ALLOWANCE_S = 20.0  # a child's imports and start, on top of the crawl's own time budget
-GRACE_S = 10.0              # after SIGTERM, time for the child to close the crawl and store what it holds
+# After SIGTERM, time for the child to close the crawl. Short: its pipeline stores items within a second of finding
+# them, so the grace only lets Scrapy close; a slow page in flight is not waited for (it is fetched next time).
+GRACE_S = 3.0
 SHOWN_PER_KIND = 2          # example URLs quoted per kind of problem
 
 
@@ -209,7 +212,7 @@ def run_crawl(job: CrawlJob, *, stop: StopFlag | None = None, python: str | None
 
     The child has the job's time budget (it stops itself then, keeping what it found) plus a start-up allowance;
     past that it is terminated, then killed. When `stop` is set meanwhile, the child gets SIGTERM (Scrapy closes
-    the crawl and the pipeline stores what it holds), then SIGKILL after a grace period.
+    the crawl and the pipeline stores what it holds), then SIGKILL after a short grace period.
     """
     outcome = FetchOutcome(job.source_id, job.source.get("url") or "", utcnow())
     started = time.monotonic()
@@ -257,7 +260,9 @@ def _supervise(child: subprocess.Popen, deadline_s: float, stop: StopFlag | None
 
 
 def _terminate(child: subprocess.Popen, grace: float) -> None:
-    """SIGTERM (Scrapy closes the crawl cleanly), then SIGKILL after the grace period."""
+    """SIGTERM (Scrapy closes the crawl cleanly), then SIGKILL after the grace period; then SIGKILL to what is left of
+    its process group (extraction workers, multiprocessing's forkserver and resource tracker, which ignores SIGTERM):
+    none of it may outlive the crawl."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(child.pid, sig)  # its own session: the child and anything it started
@@ -265,9 +270,11 @@ def _terminate(child: subprocess.Popen, grace: float) -> None:
             return
         try:
             child.wait(timeout=wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
 
 
 def _last_error(log_text: str) -> str:

@@ -29,10 +29,19 @@ class StorePipeline:
         self.crawler = crawler
         self.batch: list[Entry] = []
         self.flushed_at = time.monotonic()
+        self.timer = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
+
+    def open_spider(self, spider: SourceSpider | None = None) -> None:
+        from twisted.internet.task import LoopingCall
+
+        # A batch is also written when no new item comes to push it out (a site gone slow): a crawl stopped then,
+        # or killed after its grace period, has stored everything it found more than a second before.
+        self.timer = LoopingCall(self._flush_due)
+        self.timer.start(BATCH_SECONDS, now=False)
 
     def process_item(self, item: dict[str, Any], spider: SourceSpider | None = None) -> dict[str, Any]:
         spider = self.crawler.spider
@@ -54,7 +63,13 @@ class StorePipeline:
         return item
 
     def close_spider(self, spider: SourceSpider | None = None) -> None:
+        if self.timer is not None and self.timer.running:
+            self.timer.stop()
         self.flush(self.crawler.spider)
+
+    def _flush_due(self) -> None:
+        if self.batch and time.monotonic() - self.flushed_at >= BATCH_SECONDS:
+            self.flush(self.crawler.spider)
 
     def flush(self, spider: SourceSpider) -> None:
         self.flushed_at = time.monotonic()

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import rss, rss_item, write_config
+from tests.conftest import descendants, rss, rss_item, write_config
 from watch.scheduler import lock_holder, parse_logfmt
 from watch.store import Store
 
@@ -418,24 +418,6 @@ def test_a_digest_whose_time_passes_while_the_scheduler_is_frozen_is_caught_up_o
     run.wait_for(2, job="digest:direction", outcome=first["outcome"])
     assert run.stop() == 0
     assert len(run.lines(job="digest:direction", outcome="missed")) == 1  # two missed times, one catch-up
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, read from /proc (Linux)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(
-                    int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")

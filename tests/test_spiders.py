@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,7 +22,7 @@ import pytest
 
 from spiders.extract import extract_article
 from spiders.jobs import CrawlJob, run_crawl
-from tests.conftest import rss, rss_item, write_config
+from tests.conftest import alive, descendants, rss, rss_item, write_config
 from watch.collect import collect
 from watch.config import load_config, parse_config
 from watch.errors import ConfigError, UsageError
@@ -272,6 +274,67 @@ def test_stop_ends_a_running_crawl_and_keeps_what_it_found(server, tmp_path):
     assert outcome.outcome == "stopped" and "arrêtée sur demande" in outcome.error
     assert 2 <= kept < 30 and outcome.new == kept, "what the crawl stored before the stop is kept"
     assert fetch["outcome"] == "stopped" and fetch["new"] == kept
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the crawl's processes from /proc (Linux)")
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_collect_stops_its_crawl_at_once_keeps_what_it_stored_and_leaves_no_process(
+        server, tmp_path, signum, code):
+    """Ctrl-C (or SIGTERM) on `veille collect` while the site has gone slow: every fourth article answers after a
+    minute, so the crawl soon waits on two of them, which Scrapy's own graceful close would wait for too."""
+    server.add("/news/", listing(*(f'<a class="a" href="/n/{n}.html">{n}</a>' for n in range(40))), content_type=HTML)
+    for n in range(40):
+        server.add(f"/n/{n}.html", article(n), content_type=HTML, delay=60 if n % 4 == 0 else 0.1)
+    config = spider_config(tmp_path, [{"id": "site", "url": server.url("/news/"), "follow": "a.a"}],
+                           per_host=2, timeout=120, crawl_budget=120)
+    veille = str(Path(sys.executable).parent / "veille")
+    proc = subprocess.Popen([veille, "--config", str(config), "collect", "--no-classify"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "VEILLE_LANG": "fr"})
+    try:
+        slow = [route for path, route in server.routes.items() if path.startswith("/n/") and route.delay > 1]
+        deadline = time.monotonic() + 60
+        while sum(route.hits for route in slow) < 2 or not stored(tmp_path):
+            assert time.monotonic() < deadline and proc.poll() is None, "the crawl reached no slow article"
+            time.sleep(0.1)
+        time.sleep(1.5)  # the pipeline writes what it holds within a second
+        before = stored(tmp_path)
+        below = descendants(proc.pid)
+        assert any(b"spiders.crawl" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below)
+        started = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code and took < 8, (took, err)  # was: about 10 s, and SIGTERM left the crawl running
+    assert "Collecte interrompue" in err and "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in below if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
+    with Store.open(tmp_path / "veille.db") as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        items = store.items()
+        fetch = fetches(store, "site")[-1]
+    assert len(items) >= before >= 1 and fetch["new"] == len(items)  # nothing stored before the stop is lost
+    assert all(item["title"].startswith("Article") and "vélos cargo" in item["text"] for item in items)
+    assert fetch["outcome"] == "stopped" and "arrêtée sur demande" in fetch["error"]
+
+
+def stored(directory: Path) -> int:
+    """Items in the database that a running `veille collect` writes (0 before the store is created)."""
+    try:
+        db = sqlite3.connect(f"file:{directory / 'veille.db'}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return db.execute("select count(*) from items").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
 
 
 def test_a_crashing_or_hanging_spider_never_takes_the_caller_down(server, tmp_path, monkeypatch):

@@ -6,10 +6,12 @@ Library code raises VeilleError subclasses; only this module turns them into a m
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -75,11 +77,40 @@ def handle_errors(func):
         except VeilleError as exc:
             click.echo(tr("Erreur : ", "Error: ") + str(exc), err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal turned into one by stopped_by_signals
             click.echo(tr("Interrompu.", "Interrupted."), err=True)
-            sys.exit(130)
+            sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
 
     return wrapper
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM received by a command that stops what it started before it exits (128 + signal)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopped_by_signals():
+    """SIGTERM ends the command as Ctrl-C does: an exception in the main thread, so that the crawls it started are
+    stopped and recorded. Python's default for SIGTERM is to die on the spot, and the crawl processes, in sessions
+    of their own, would outlive it. A second signal during the stop (a few seconds at most) is noted, not obeyed."""
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+        os.write(2, tr("Arrêt en cours…\n", "Stopping…\n").encode())
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -144,7 +175,8 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
             fmt: str) -> None:
     """Collecter les sources / collect the sources.
 
-    Exit code 0 when every source was read, 1 when some failed, 2 on a usage or configuration error.
+    Exit code 0 when every source was read, 1 when some failed, 2 on a usage or configuration error, 130 when
+    interrupted by Ctrl-C (143 by SIGTERM): running crawls are then stopped and recorded within a few seconds.
 
     \b
     Exemples / examples:
@@ -157,13 +189,21 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
         raise UsageError(tr("--follow s'emploie avec --url (la page de liste à parcourir)",
                             "--follow goes with --url (the listing page to crawl)"))
     config = obj.config
-    with obj.store() as store:
+    with obj.store() as store, stopped_by_signals():
         total = len(source_ids) + len(urls) if (source_ids or urls) else len(config.sources)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task(tr("collecte", "collecting"), total=total)
-            report = run_collect(config, store, source_ids, urls, follow=follow,
-                                 progress=lambda o: bar.update(task, advance=1, description=o.source_id))
+            try:
+                report = run_collect(config, store, source_ids, urls, follow=follow,
+                                     progress=lambda o: bar.update(task, advance=1, description=o.source_id))
+            except KeyboardInterrupt:
+                bar.stop()
+                err.print(tr("Collecte interrompue : les robots en cours sont arrêtés et notés « stopped » "
+                             "(veille sources list) ; les articles déjà enregistrés sont gardés.",
+                             "Collection interrupted: the running crawls were stopped and recorded as 'stopped' "
+                             "(veille sources list); items already stored are kept."), markup=False)
+                raise
         if not no_classify and (report.new or report.updated):
             from watch.cli_nlp import run_classification
 

@@ -55,6 +55,8 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
     Ad-hoc URLs are feeds, or listing pages crawled for the links `follow` selects. Named sources are fetched even
     while in backoff; a run over everything respects backoff. Setting `stop` ends the running crawls (SIGTERM,
     then SIGKILL after a grace period): what they found is kept and the outcome recorded; no new crawl starts.
+    An exception on the way (KeyboardInterrupt: Ctrl-C, or SIGTERM under `veille collect`) ends them the same way
+    and records them as stopped before it goes on.
     """
     known = [s.id for s in config.sources]
     for source_id in source_ids:
@@ -84,12 +86,12 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
         crawls.start(jobs)  # child processes crawl while the feeds are read
         feeds = _collect_feeds(config, store, by_kind.get("feed", []), [] if follow else list(urls), force, progress)
         fulltext = _fulltext_jobs(config, store, by_kind.get("feed", []), feeds)
-        crawls.start(fulltext)
+        crawls.start(fulltext, health=False)  # a feed's full-text pass says nothing of the feed's health
         report.outcomes.extend(feeds)
         report.outcomes.extend(_collect_pages(config, store, by_kind.get("page", []), bool(source_ids), progress))
         report.outcomes.extend(_note_offline(config, store, by_kind.get("offline", []), progress))
         report.outcomes.extend(crawls.finish(jobs, progress))
-        _merge_fulltext(feeds, fulltext, crawls.finish(fulltext, None, health=False))
+        _merge_fulltext(feeds, fulltext, crawls.finish(fulltext, None))
     return report
 
 
@@ -194,7 +196,8 @@ class Crawls:
         self.store = store
         self.stop = _Either(stop, threading.Event())
         self.pool = ThreadPoolExecutor(config.collect.crawl_processes, thread_name_prefix="veille-crawl")
-        self.running: dict[int, Future[FetchOutcome]] = {}
+        self.running: dict[int, tuple[Future[FetchOutcome], bool]] = {}  # id(job): its crawl, whether it tells health
+        self.recorded: set[int] = set()
 
     def __enter__(self) -> Crawls:
         return self
@@ -203,10 +206,15 @@ class Crawls:
         if exc_type is not None:  # Ctrl-C or an error here: the children (in sessions of their own) stop too
             self.stop.own.set()
         self.pool.shutdown(wait=True)
+        if exc_type is not None:  # interrupted before finish(): the stopped crawls are recorded all the same
+            for key, (future, _) in self.running.items():
+                if key not in self.recorded and future.exception() is None:
+                    self._record(key)
 
-    def start(self, jobs: list[CrawlJob]) -> None:
+    def start(self, jobs: list[CrawlJob], *, health: bool = True) -> None:
+        """Queue these crawls; `health=False`: their outcome leaves the sources' state alone."""
         for job in jobs:
-            self.running[id(job)] = self.pool.submit(self._run, job)
+            self.running[id(job)] = (self.pool.submit(self._run, job), health)
 
     def _run(self, job: CrawlJob) -> FetchOutcome:
         if self.stop.is_set():
@@ -214,18 +222,23 @@ class Crawls:
                                 error=tr("non lancée : arrêt demandé", "not started: stop requested"))
         return run_crawl(job, stop=self.stop)
 
-    def finish(self, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None, *,
-               health: bool = True) -> list[FetchOutcome]:
-        """Wait for these crawls; record each as it ends. `health=False` leaves the sources' state alone (a feed's
-        full-text pass says nothing of the feed)."""
-        futures = {self.running[id(job)]: index for index, job in enumerate(jobs)}
+    def finish(self, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:
+        """Wait for these crawls; record each as it ends."""
+        futures = {self.running[id(job)][0]: (index, id(job)) for index, job in enumerate(jobs)}
         results: dict[int, FetchOutcome] = {}
         for future in as_completed(futures):
-            outcome = results[futures[future]] = future.result()
-            self.store.record_fetch(outcome, backoff_seconds, update_source=health)
+            index, key = futures[future]
+            outcome = results[index] = self._record(key)
             if progress:
                 progress(outcome)
         return [results[index] for index in range(len(jobs))]
+
+    def _record(self, key: int) -> FetchOutcome:
+        future, health = self.running[key]
+        outcome = future.result()
+        self.store.record_fetch(outcome, backoff_seconds, update_source=health)
+        self.recorded.add(key)
+        return outcome
 
 
 class _Either:
