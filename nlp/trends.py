@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -44,6 +44,29 @@ def iso_week(dt: datetime, tz: str = "Europe/Paris") -> str:
         dt = dt.replace(tzinfo=timezone.utc)
     year, week, _ = dt.astimezone(ZoneInfo(tz)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def weekly_counts(store: Any, weeks: Sequence[str], kinds: Iterable[str] | None = None,
+                  tz: str = "Europe/Paris") -> dict[tuple[str, str], dict[str, int]]:
+    """{(term, kind): {ISO week: items}} over `weeks`, from the store's per-day counts (`Store.term_counts`).
+
+    Days are UTC days of publication; a day goes to the week of its noon (UTC) in `tz`: for Europe/Paris, the
+    day's own week.
+    """
+    if not weeks:
+        return {}
+    wanted = set(weeks)
+    day, last = week_monday(min(wanted)) - timedelta(days=1), week_monday(max(wanted)) + timedelta(days=7)
+    periods = {}
+    while day <= last:
+        week = iso_week(datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc), tz)
+        if week in wanted:
+            periods[day.isoformat()] = week
+        day += timedelta(days=1)
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for term, kind, week, number in store.term_counts(periods, kinds):
+        counts.setdefault((term, kind), {})[week] = number
+    return counts
 
 
 def week_monday(week: str) -> date:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -145,3 +147,84 @@ def test_sparkline() -> None:
     assert sparkline([0, 1, 100]) == "▁▂█"           # one mention is not drawn as none
     with pytest.raises(ValueError):
         sparkline([1, -1])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# From the store: `veille trends` reads the per-day counts the triggers keep, with the figures of a full count
+
+
+def scanned(store, now: datetime, weeks: set[str]) -> dict[tuple[str, str], dict[str, int]]:
+    """The weekly counts as `veille trends` first computed them: every term of every item published in the nine
+    weeks before now, each day put in the ISO week of its noon (UTC) in Paris."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for term, kind, day, number in store.conn.execute(
+            "select t.term, t.kind, substr(i.published_at, 1, 10), count(*) from item_terms t join items i "
+            "on i.id = t.item_id where i.published_at >= ? group by 1, 2, 3",
+            [(now - timedelta(weeks=9, days=1)).isoformat()]):
+        week = iso_week(datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc))
+        if week in weeks:
+            counts.setdefault((term, kind), {}).setdefault(week, 0)
+            counts[(term, kind)][week] += number
+    return counts
+
+
+def test_trends_from_day_counts_equal_a_full_count_of_the_terms(tmp_path, store, monkeypatch):
+    from click.testing import CliRunner
+
+    from nlp.stage import classify
+    from nlp.trends import weekly_counts
+    from tests.conftest import write_config
+    from watch.cli import main
+    from watch.config import load_config
+    from watch.models import Entry
+
+    path = write_config(tmp_path, [{"id": "press", "url": "http://press.example/rss"},
+                                   {"id": "trade", "url": "http://trade.example/rss"}],
+                        "nlp: {models: false}\ncompetitors:\n  - {id: veloce, name: Veloce, kind: direct}\n"
+                        "  - {id: rouleo, name: Rouléo, kind: direct}\n")
+    config = load_config(path)
+    now = datetime.now(timezone.utc)
+    monday = datetime.fromisoformat(week_monday(iso_week(now)).isoformat()).replace(tzinfo=ZoneInfo("Europe/Paris"))
+    fillers = ["Le marché du vélo cargo recule à Lyon", "Rouléo ouvre une boutique à Nantes",
+               "Les pistes cyclables progressent en ville", "Prix des vélos électriques en hausse de 5 %"]
+    entries: dict[str, list[Entry]] = {"press": [], "trade": []}
+    for back in range(1, 10):  # the eight weeks of the baseline, and one before it
+        start = monday - timedelta(weeks=back)
+        for n, title in enumerate(["Veloce teste une batterie solide"] + fillers):
+            entries["press" if n % 2 else "trade"].append(Entry(
+                url=f"http://press.example/{back}/{n}", title=title, summary=f"{title}. Semaine {back}.",
+                published=start + timedelta(days=n % 7, hours=9 + n)))
+    spread = max(now - monday, timedelta(minutes=10)) / 8
+    for n in range(7):  # this week: the weak signal, from the start of the week to now
+        entries["press"].append(Entry(url=f"http://press.example/0/{n}", title=f"Veloce et la batterie solide ({n})",
+                                      summary="Veloce annonce une batterie solide pour ses vélos cargo.",
+                                      published=min(monday + spread * (n + 1), now - timedelta(minutes=1))))
+    # No date: stored as seen now, then dated three weeks back by the feed (its counts move to that week).
+    entries["trade"].append(Entry(url="http://trade.example/late", guid="urn:late", title="Batterie solide : essai",
+                                  summary="Une batterie solide à l'essai chez Rouléo."))
+    for source_id, batch in entries.items():
+        store.ingest(source_id, batch, "feed", fetched_at=now)
+    classify(config, store)
+    store.ingest("trade", [Entry(url="http://trade.example/late", guid="urn:late", title="Batterie solide : essai",
+                                 summary="Une batterie solide à l'essai chez Rouléo.",
+                                 published=now - timedelta(weeks=3))], "feed", fetched_at=now)
+    erased = store.conn.execute("select id from items where url = 'http://press.example/0/6'").fetchone()[0]
+    store.delete_items([erased])
+
+    weeks = [*previous_weeks(iso_week(now), 8), iso_week(now)]  # what `veille trends` reads by default
+    full = scanned(store, now, set(weeks))
+    kept = weekly_counts(store, weeks)
+    assert kept == full and len(full) > 20
+    assert weekly_counts(store, weeks, ["entity"]) == {key: value for key, value in full.items() if key[1] == "entity"}
+    expected = rising_terms(full, iso_week(now))
+    assert ("batterie solide", "phrase") in {(r.term, r.kind) for r in expected}
+    assert ("veloce", "entity") in {(r.term, r.kind) for r in expected}
+    assert rising_terms(kept, iso_week(now)) == expected
+
+    monkeypatch.setenv("VEILLE_LANG", "en")
+    shown = CliRunner().invoke(main, ["--config", str(path), "trends", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert [(r["term"], r["kind"], r["count"], r["weeks"]) for r in json.loads(shown.output)] == [
+        (r.term, r.kind, r.count, list(r.weeks)) for r in expected]
+    only = CliRunner().invoke(main, ["--config", str(path), "trends", "--kind", "entity", "--format", "json"])
+    assert [r["term"] for r in json.loads(only.output)] == [r.term for r in expected if r.kind == "entity"]

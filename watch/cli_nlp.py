@@ -270,22 +270,17 @@ def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
       veille trends
       veille trends --kind phrase --format json
     """
-    from datetime import timedelta
-
-    from nlp.trends import iso_week, rising_terms, sparkline
+    from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline, weekly_counts
     from watch.cli import handle_errors
 
     @handle_errors
     def run() -> None:
         now = datetime.now(timezone.utc)
-        counts: dict[tuple[str, str], dict[str, int]] = {}
+        current = iso_week(now)
         with obj.store() as store:
-            for term, term_kind, day, number in store.term_counts(now - timedelta(weeks=baseline + 1, days=1)):
-                if kind in ("all", term_kind):
-                    week = iso_week(datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc))
-                    counts.setdefault((term, term_kind), {}).setdefault(week, 0)
-                    counts[(term, term_kind)][week] += number
-        rising = rising_terms(counts, iso_week(now), baseline_weeks=baseline, min_count=min_count)
+            counts = weekly_counts(store, [*previous_weeks(current, baseline), current],
+                                   None if kind == "all" else [kind])
+        rising = rising_terms(counts, current, baseline_weeks=baseline, min_count=min_count)
         rows = [{"term": r.term, "kind": r.kind, "count": r.count, "baseline": round(r.baseline, 2),
                  "ratio": round(r.ratio, 1), "z": round(r.z, 1),
                  "weeks": sparkline(r.weeks) if fmt == "table" else list(r.weeks)} for r in rising]

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import yaml
 
 from nlp import score as scoring
-from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline
+from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline, weekly_counts
 from watch.audit import SILENT_DAYS, WINDOW_DAYS, Finding, SourcesAudit, audit_sources, schedule_text, sorted_findings
 from watch.config import Audience, Config, cron_fields
 from watch.i18n import tr_in
@@ -156,7 +156,8 @@ class _Evidence:
         self.provenance = store.provenance()
         self.audit: SourcesAudit = audit_sources(config, store, now=now, lang=lang, items=self.items)
         self.diffusion = store.diffusion()
-        self.term_counts = store.term_counts(now - timedelta(weeks=9, days=1))
+        current = iso_week(now)
+        self.term_weeks = weekly_counts(store, [*previous_weeks(current, 8), current])
         taxonomy = yaml.safe_load(scoring.TAXONOMY_FILE.read_text(encoding="utf-8"))
         self.axes = {axis: [label["id"] for label in taxonomy[axis]] for axis in ("trends", "moves")}
         # Names as written in tables ("RSE et environnement"); the reasons put them inside a sentence, lower-cased.
@@ -657,12 +658,7 @@ def _trends(point: Point, ev: _Evidence) -> None:
     point.evidence.append(Table(say(f"Mouvements des concurrents ({WINDOW_DAYS} j)", f"Competitor moves ({WINDOW_DAYS} d)"),
                                 [say("concurrent", "competitor"), say("mouvements", "moves"), say("types", "kinds"),
                                  say("le dernier", "latest")], moves_rows))
-    term_weeks: dict[tuple[str, str], dict[str, int]] = {}
-    for term, kind, day, number in ev.term_counts:
-        week = iso_week(datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc))
-        term_weeks.setdefault((term, kind), {}).setdefault(week, 0)
-        term_weeks[(term, kind)][week] += number
-    rising = rising_terms(term_weeks, current)[:10]
+    rising = rising_terms(ev.term_weeks, current)[:10]
     point.evidence.append(Table(say(f"Termes en hausse, semaine {current}", f"Rising terms, week {current}"),
                                 [say("terme", "term"), say("genre", "kind"), say("cette semaine", "this week"),
                                  say("moyenne des 8 semaines", "8-week mean"), ""],

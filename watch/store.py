@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -640,11 +640,26 @@ class Store:
             row["labels"] = [r[0] for r in self.conn.execute("select label from item_labels where item_id = ?", [row["id"]])]
         return rows
 
-    def term_counts(self, since: datetime) -> list[tuple[str, str, str, int]]:
-        """(term, kind, publication date, items) for items published since a date, for the rising terms."""
-        return [tuple(row) for row in self.conn.execute(
-            "select t.term, t.kind, substr(i.published_at, 1, 10) as day, count(*) from item_terms t "
-            "join items i on i.id = t.item_id where i.published_at >= ? group by 1, 2, 3", [since.isoformat()])]
+    def term_counts(self, periods: Mapping[str, str],
+                    kinds: Iterable[str] | None = None) -> list[tuple[str, str, str, int]]:
+        """(term, kind, period, items) over the UTC days of publication that `periods` maps to a period (an ISO
+        week for the rising terms); every kind of term (phrase, entity, label) unless `kinds` names some.
+
+        Read from `day_counts`, which triggers keep as terms are written (migration 005 counted those stored before
+        it): one indexed read per day, summed by period here, instead of a join of every term of every item.
+        """
+        days = list(periods.items())
+        if not days:
+            return []
+        sql = (f"with periods (day, period) as (values {','.join(['(?, ?)'] * len(days))}) "
+               "select d.key, d.kind, p.period, sum(d.count) from periods p cross join day_counts d on d.day = p.day "
+               "where d.source = '' and d.kind != 'item_label'")
+        params: list[Any] = [value for day in days for value in day]
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" and d.kind in ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        return [tuple(row) for row in self.conn.execute(sql + " group by 1, 2, 3", params)]
 
     # -- page snapshots ------------------------------------------------------------------------------------
 
