@@ -288,9 +288,11 @@ def test_an_interrupted_collect_stops_its_crawl_at_once_keeps_what_it_stored_and
     config = spider_config(tmp_path, [{"id": "site", "url": server.url("/news/"), "follow": "a.a"}],
                            per_host=2, timeout=120, crawl_budget=120)
     veille = str(Path(sys.executable).parent / "veille")
+    # SIGINT as a terminal hands it over (a suite run as a script's background job would pass it on ignored).
     proc = subprocess.Popen([veille, "--config", str(config), "collect", "--no-classify"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "VEILLE_LANG": "fr"})
+                            env={**os.environ, "VEILLE_LANG": "fr"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         slow = [route for path, route in server.routes.items() if path.startswith("/n/") and route.delay > 1]
         deadline = time.monotonic() + 60

@@ -105,7 +105,9 @@ def stopped_by_signals():
             raise Interrupted(signum)
         os.write(2, tr("Arrêt en cours…\n", "Stopping…\n").encode())
 
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    # A signal ignored by whoever started us (`veille collect &` in a script ignores SIGINT) stays ignored.
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(signum) != signal.SIG_IGN}
     try:
         yield
     finally:
