@@ -456,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         ("d", "(d) feedparser.parse(body), memory"),
         ("d2", "(d2) veille parse_feed(body), memory (info)"),
     ]}
+    cpu_a: dict = {}  # CPU seconds of (a)'s processes
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     server.start()
     try:
         if not parent_conn.poll(120):
@@ -469,7 +471,6 @@ def main(argv: list[str] | None = None) -> int:
         config, db = work / "sources.yaml", work / "bench.db"
         write_config(config, urls, settings)
         cpus = os.cpu_count()
-        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
 
         print(f"machine  : {platform.machine()}, {usable} usable CPU(s) of {cpus}, {platform.system()} "
               f"{platform.release()}; Python {platform.python_version()} ({platform.python_implementation()}); "
@@ -506,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(step.label)
         server_stats(hosts[0], port, reset=True)
         step.wall, rc, step.peak_mb, out, err = run_measured(
-            veille + ["collect", "--no-classify", "--format", "json"], env, work, "a", budget)
+            veille + ["collect", "--no-classify", "--format", "json"], env, work, "a", budget, cpu=cpu_a)
         stats = server_stats(hosts[0], port, reset=True)
         rows = collect_rows(out)
         if rc not in (0, 1) or not rows:
@@ -624,6 +625,14 @@ def main(argv: list[str] | None = None) -> int:
            a.peak_mb < TARGET_PEAK_MB if a.peak_mb is not None else None)
     print("Targets")
     print_table(["target", "measured", "goal", "result"], targets, right={1})
+    if cpu_a.get("all") and a.wall is not None:
+        # What bounds (a) on this machine: its processes' CPU time shared over the usable cores.
+        floor = cpu_a["all"] / usable
+        print(f"\nCPU of (a): {cpu_a['all']:.1f} s in all its processes ({cpu_a['main']:.1f} s in the main one, the "
+              f"rest in the parser processes), so on {usable} core(s) (a) cannot take less than {floor:.2f} s; "
+              f"cores busy {cpu_a['all'] / a.wall / usable:.0%} of its wall time."
+              + (f" A {TARGET_SPEEDUP_VS_NAIVE:.0f}x speed-up over (b) needs {b.wall / TARGET_SPEEDUP_VS_NAIVE:.2f} s."
+                 if b.wall is not None else ""))
     if b.wall is not None and args.baseline_sample and args.baseline_sample < args.feeds:
         print(f"\nNOTE: (b) was timed on {min(args.baseline_sample, args.feeds)} URLs and EXTRAPOLATED to {args.feeds}.")
     if broke:

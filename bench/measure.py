@@ -10,23 +10,65 @@ import time
 from pathlib import Path
 
 
-def run_measured(cmd: list[str], env: dict, work: Path, name: str, timeout: float) -> tuple[float, int, float, str, str]:
-    """Run `cmd` in a fresh process; return (wall s, exit code, peak RSS MB of that process, stdout, stderr)."""
+def run_measured(cmd: list[str], env: dict, work: Path, name: str, timeout: float,
+                 cpu: dict | None = None) -> tuple[float, int, float, str, str]:
+    """Run `cmd` in a fresh process; return (wall s, exit code, peak RSS MB of that process, stdout, stderr).
+
+    With `cpu` (a dict, Linux only), also fill cpu["main"] and cpu["all"]: CPU seconds of the process and of it
+    plus every process it started, as /proc last showed them every 0.1 s (worker processes are not always reaped
+    by it, so rusage cannot say; a process living under 0.1 s may be missed).
+    """
     out_path, err_path = work / f"{name}.out", work / f"{name}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=work)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
+        watcher = None
+        if cpu is not None and Path("/proc/self/stat").exists():
+            watcher = threading.Thread(target=_watch_cpu, args=(proc.pid, cpu), daemon=True)
+            watcher.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         finally:
             killer.cancel()
         wall = time.perf_counter() - started
+        if watcher is not None:
+            watcher.join(2)
+            seen = cpu.pop("_seen", {})
+            cpu["main"], cpu["all"] = seen.get(proc.pid, 0.0), sum(seen.values())
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
     return wall, proc.returncode, usage.ru_maxrss * scale / 1e6, out_path.read_text(errors="replace"), \
         err_path.read_text(errors="replace")
+
+
+def _watch_cpu(root: int, cpu: dict) -> None:
+    """Poll /proc until `root` ends: the last CPU time seen of each of its descendants, in cpu["_seen"]."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: dict[int, float] = cpu.setdefault("_seen", {})
+    while True:
+        parents, times = {}, {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(fields[1])
+                times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        if root not in parents or parents.get(root) == 0:
+            return
+        family, grew = {root}, True
+        while grew:
+            grew = False
+            for pid, parent in parents.items():
+                if parent in family and pid not in family:
+                    family.add(pid)
+                    grew = True
+        for pid in family:
+            seen[pid] = max(seen.get(pid, 0.0), times[pid])
+        time.sleep(0.1)
 
 
 def veille_command() -> list[str]:

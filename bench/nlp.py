@@ -738,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, metavar="B",
                         help="batch size of the bare nlp.pipe baseline (default 64, as veille's classifier)")
     parser.add_argument("--no-phases", action="store_true", help="skip the in-process phase timings (p1), (p2)")
+    parser.add_argument("--steps", default="1,2,3", metavar="LIST",
+                        help="which of the measured steps 1, 2, 3 to run (default 1,2,3; e.g. --steps 1,3)")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also cProfile the stage in-process with the models and print the TOP functions")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, dbs, logs)")
@@ -760,6 +762,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.items < 1 or args.days <= 0 or args.batch_size < 1:
         parser.error("--items, --days and --batch-size must be positive")
+    chosen = {step.strip() for step in args.steps.split(",") if step.strip()}
+    if not chosen or not chosen <= {"1", "2", "3"}:
+        parser.error("--steps takes a comma-separated list of 1, 2 and 3")
     try:
         import spacy
         from watch.config import load_config  # noqa: F401
@@ -824,14 +829,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"work dir : {work}" + ("" if args.keep else " (removed at the end; --keep keeps it)"))
         print(flush=True)
 
+        cpu: dict[str, dict] = {}
         for key, models in (("1", True), ("2", False)):
+            if key not in chosen:
+                continue
             step = steps[key]
             name = "models" if models else "blank"
             shutil.copy(master, work / f"{name}.db")
             write_config(work / f"{name}.yaml", f"{name}.db", models=models)
             progress(step.label)
+            cpu[key] = {}
             step.wall, rc, step.peak_mb, out, err = run_measured(
-                veille_command() + ["--config", str(work / f"{name}.yaml"), "classify"], env, work, name, budget)
+                veille_command() + ["--config", str(work / f"{name}.yaml"), "classify"], env, work, name, budget,
+                cpu=cpu[key])
             after = db_counts(work / f"{name}.db")
             step.items = after["classified"]
             step.ok = rc == 0 and after["classified"] == args.items and after["scored"] == args.items
@@ -842,14 +852,21 @@ def main(argv: list[str] | None = None) -> int:
             step.note = (f"{out.strip().splitlines()[-1] if out.strip() else 'no output'}; in the db: "
                          f"{after['labelled']} with a label, {after['moves']} with a move, {after['competitor']} "
                          f"naming a competitor, {after['multi_stories']} multi-item stories, langs {after['langs']}")
+            if cpu[key].get("all"):
+                step.note += (f"; CPU {cpu[key]['all']:.1f} s in all its processes ({cpu[key]['main']:.1f} s in the "
+                              f"main one): cores busy {cpu[key]['all'] / step.wall / usable:.0%} of its wall time")
 
         step = steps["3"]
-        progress(step.label)
-        wall, rc, step.peak_mb, out, err = run_measured(
-            me + ["--child", "baseline", "--db", str(master), "--batch-size", str(args.batch_size)], env, work,
-            "baseline", budget)
-        result = last_json(out)
-        if result is None:
+        result = None
+        if "3" in chosen:
+            progress(step.label)
+            wall, rc, step.peak_mb, out, err = run_measured(
+                me + ["--child", "baseline", "--db", str(master), "--batch-size", str(args.batch_size)], env, work,
+                "baseline", budget)
+            result = last_json(out)
+        if "3" not in chosen:
+            pass
+        elif result is None:
             broke.append(f"(3) exited {rc}: {err.strip()[-800:]}")
             step.ok = False
         else:
@@ -896,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
           f"peak: max RSS of the step's process)")
     print_table(["step", "wall s", "items", "items/s", "peak MB", "checks"],
                 [[s.label, fmt(s.wall, ".2f"), "-" if s.items is None else s.items, fmt(s.rate), fmt(s.peak_mb, ".0f"),
-                  "ok" if s.ok else "FAIL"] for s in steps.values()], right={1, 2, 3, 4})
+                  "-" if s.wall is None else ("ok" if s.ok else "FAIL")] for s in steps.values()], right={1, 2, 3, 4})
     print()
     for s in steps.values():
         if s.note:

@@ -3,7 +3,7 @@
 
 Generates a veille database of N classified items (default 200,000) published over `--weeks` weeks (default 10),
 deterministically from a seeded RNG, through the real store: `Store.ingest`, then `Store.save_classification`,
-whose triggers keep `day_counts`. Each item has the terms the NLP stage writes: 3 noun phrases of a common
+which keeps `day_counts`. Each item has the terms the NLP stage writes: 3 noun phrases of a common
 vocabulary (64 phrases) and 6 of a long tail (30,000 phrases drawn by a Zipf law, as real noun phrases are), 0 to 2
 companies and 1 to 3 labels, about 11 terms per item. Only the classification is drawn instead of computed.
 

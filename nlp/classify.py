@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from concurrent.futures import ProcessPoolExecutor
@@ -74,18 +75,44 @@ class Classifier:
 
     def analyse(self, inputs: Iterable[TextInput], batch_size: int = 256, workers: int = 1) -> Iterator[Analysis]:
         """Analyses in input order. With `workers` > 1, helper processes (each with its own pipelines, built while
-        this one builds its own) take batches in turn with this process: spaCy runs on one core per process."""
+        this one builds its own) take batches ahead; this process analyses a batch itself only while the oldest
+        one is not back, so that the helpers never wait for it (it also stores what comes out between two
+        batches). spaCy runs on one core per process."""
         iterator = iter(inputs)
         if workers < 2:
             while batch := list(islice(iterator, batch_size)):
                 yield from self._batch(batch)
             return
+        ahead = 2 * (workers - 1)  # batches queued per round: a helper finishing one finds the next waiting
         with _helper_pool(self._parts, workers - 1) as pool:
-            while batches := [b for b in (list(islice(iterator, batch_size)) for _ in range(workers)) if b]:
-                futures = [pool.submit(_analyse_in_helper, b) for b in batches[1:]]
-                yield from self._batch(batches[0])
-                for future in futures:
-                    yield from future.result()
+            slots: deque = deque()  # in input order: a helper's future, or the analyses made here
+            queued, exhausted = 0, False
+            while True:
+                while not exhausted and queued < ahead:
+                    batch = list(islice(iterator, batch_size))
+                    if not batch:
+                        exhausted = True
+                        break
+                    slots.append(pool.submit(_analyse_in_helper, batch))
+                    queued += 1
+                if not slots:
+                    return
+                front = slots[0]
+                if isinstance(front, list) or front.done():
+                    slots.popleft()
+                    if not isinstance(front, list):
+                        queued -= 1
+                        front = front.result()
+                    yield from front
+                    continue
+                batch = [] if exhausted else list(islice(iterator, batch_size))
+                if batch:
+                    slots.append(self._batch(batch))
+                else:
+                    exhausted = True
+                    slots.popleft()
+                    queued -= 1
+                    yield from front.result()
 
     def _batch(self, batch: list[TextInput]) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(batch)

@@ -11,6 +11,8 @@ import base64
 import email.utils
 import os
 import re
+import signal
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -348,6 +350,21 @@ def test_relative_links_are_resolved_against_the_feed_url(server, store, tmp_pat
     assert items["Voisin"]["url"] == server.url("/news/voisin.html")
 
 
+def test_relative_links_under_a_relative_xml_base_are_resolved(server, store, tmp_path):
+    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">'
+            '<title>Base</title><id>urn:base</id><updated>2026-11-20T10:00:00Z</updated>'
+            '<entry><title>Sous base</title><id>urn:base:1</id><updated>2026-11-20T10:00:00Z</updated>'
+            '<link href="billet.html"/><summary>Texte</summary></entry>'
+            '<entry xml:base="https://autre.example/presse/"><title>Autre base</title><id>urn:base:2</id>'
+            '<updated>2026-11-20T10:00:00Z</updated><link href="communique.html"/><summary>Texte</summary></entry>'
+            '</feed>').encode()
+    url = server.add("/feeds/atom.xml", body, content_type="application/atom+xml")
+    collect(make_config(tmp_path, [{"id": "base", "url": url}]), store)
+    items = {i["title"]: i["url"] for i in store.items()}
+    assert items == {"Sous base": server.url("/blog/billet.html"),
+                     "Autre base": "https://autre.example/presse/communique.html"}
+
+
 # Regression: relative links were resolved against the configured URL instead of the URL that answered.
 def test_relative_links_after_a_redirect_use_the_final_url(server, store, tmp_path):
     server.add("/old/rss.xml", redirect="/new/rss.xml")
@@ -658,3 +675,42 @@ def test_failures_back_off_and_naming_a_source_forces_it(server, store, tmp_path
     assert (state["status"], state["failures"], state["next_attempt_at"], state["last_error"]) == ("active", 0, None, None)
     assert by_source(collect(config, store))["flaky"].outcome == "not_modified"
     assert [r["outcome"] for r in fetch_rows(store, "flaky")] == ["error", "error", "error", "ok", "not_modified"]
+
+
+def _parser_workers() -> list[int]:
+    """Feed parser processes of this test process: children of its forkserver (Linux /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    forkservers = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in forkservers]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the parser processes through Linux's /proc")
+def test_a_killed_parser_process_is_replaced_and_no_feed_is_lost(server, store, tmp_path, caplog):
+    # 30 feeds make the reader parse in worker processes; one of them is killed as an out-of-memory killer would.
+    sources = [{"id": f"f{n:02d}", "url": server.add(f"/many/{n}.xml", feed(*(rss_item(n * 10 + k) for k in range(5))),
+                                                      delay=0.3)} for n in range(30)]
+    killed: list[int] = []
+
+    def kill_first_worker() -> None:
+        deadline = time.monotonic() + 20
+        while not killed and time.monotonic() < deadline:
+            for pid in _parser_workers():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    report = collect(make_config(tmp_path, sources), store)
+    killer.join()
+    assert killed, "no parser process was found to kill"
+    assert "parser process stopped abruptly" in caplog.text
+    assert {o.outcome for o in report.outcomes} == {"ok"}
+    assert len(store.items()) == 150

@@ -195,3 +195,14 @@ def test_classify_the_store_scores_groups_and_keeps_corrections(tmp_path):
     with Store.open(config.database) as store:
         kept = {l["label"]: l["by"] for l in next(i for i in store.items() if i["id"] == item_id)["labels"]}
     assert "acquisition" not in kept and kept["csr"] == "analyst"
+
+
+def test_helper_processes_give_the_same_analyses_in_the_same_order(classifier):
+    # Small batches so that the helper and this process both take several, and the helper's queue fills.
+    rows = [json.loads(line) for name in ("fr", "en") for line in (REPO / "nlp" / "dev" / f"{name}.jsonl")
+            .read_text(encoding="utf-8").splitlines()[:24]]
+    inputs = [TextInput(r["id"], r["text"], r["title"]) for r in rows]
+    alone = [a.as_record() for a in classifier.analyse(inputs, batch_size=4)]
+    together = [a.as_record() for a in classifier.analyse(inputs, batch_size=4, workers=2)]
+    assert [a["id"] for a in together] == [r["id"] for r in rows]
+    assert together == alone

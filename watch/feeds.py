@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -74,6 +75,33 @@ def _parser_pool(feeds: int) -> Executor:
     return ProcessPoolExecutor(workers, mp_context=context)
 
 
+class _Parsers:
+    """The parser pool, replaced when one of its processes dies (killed, out of memory): the run goes on.
+
+    A body that kills the parser twice is recorded as an error on its source, so it cannot stop the others.
+    """
+
+    def __init__(self, feeds: int) -> None:
+        self.feeds = feeds
+        self.pool = _parser_pool(feeds)
+
+    async def parse(self, loop: asyncio.AbstractEventLoop, body: bytes, content_type: str, url: str) -> ParsedFeed:
+        for attempt in (1, 2):
+            pool = self.pool
+            try:
+                return await loop.run_in_executor(pool, parse_and_clean, body, content_type, url)
+            except BrokenProcessPool:
+                if pool is self.pool:  # the first task to see the breakage replaces the pool for every other one
+                    log.warning("a feed parser process stopped abruptly; starting a new one")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = _parser_pool(self.feeds)
+        return ParsedFeed(error=tr("le processus d'analyse du flux s'est arrêté brutalement, deux fois (mémoire ?)",
+                                   "the feed parser process stopped abruptly, twice (out of memory?)"))
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def parse_and_clean(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed:
     """parse_feed, then each entry sanitised (in the worker, so that this work is spread over the cores too)."""
     parsed = parse_feed(body, content_type, url)
@@ -108,7 +136,8 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
 
     # The store's connection is used from one thread only. Parsing is pure Python (feedparser): threads would
     # share one core, so a large run parses in worker processes; a small one is not worth their start-up.
-    with ThreadPoolExecutor(1, thread_name_prefix="veille-store") as writer, _parser_pool(len(targets)) as parser:
+    parser = _Parsers(len(targets))
+    with ThreadPoolExecutor(1, thread_name_prefix="veille-store") as writer:
 
         async def one(target: FeedTarget) -> FetchOutcome:
             client, host_limit = host_of(target.url)
@@ -122,6 +151,7 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
             return list(await asyncio.gather(*(one(t) for t in targets)))
         finally:
             await asyncio.gather(*(client.aclose() for client, _ in hosts.values()))
+            parser.shutdown()
 
 
 def http_client(settings: CollectSettings, tls: ssl.SSLContext | None = None, accept: str = ACCEPT) -> httpx.AsyncClient:
@@ -147,7 +177,7 @@ def skip_reason(source_id: str, state: dict, now: datetime, force: bool) -> str:
 
 async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store, settings: CollectSettings,
                     force: bool, loop: asyncio.AbstractEventLoop, writer: ThreadPoolExecutor,
-                    parser: Executor, slots: tuple[asyncio.Semaphore, asyncio.Semaphore],
+                    parser: _Parsers, slots: tuple[asyncio.Semaphore, asyncio.Semaphore],
                     states: dict[str, dict]) -> FetchOutcome:
     """Fetch one feed while holding its host's slot and a global one (host first, so that tasks queued on a
     busy host do not hold global slots); parse and store after releasing them."""
@@ -163,8 +193,7 @@ async def _read_one(client: httpx.AsyncClient, target: FeedTarget, store: Store,
         started = time.perf_counter()
         body = await download(client, target, state, settings, outcome)
     if body is not None:
-        parsed = await loop.run_in_executor(parser, parse_and_clean, body, outcome.content_type,
-                                            outcome.final_url or target.url)
+        parsed = await parser.parse(loop, body, outcome.content_type, outcome.final_url or target.url)
         outcome.entries = len(parsed.entries)
         outcome.warning = parsed.warning
         if parsed.error:
@@ -303,8 +332,10 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         return _parse_json_feed(stripped)
     content_type, charset_note = _trust_utf8(body, content_type)
     try:
-        # Sanitising and URI resolution are left to the store (nh3), once, for every collector.
-        parsed = feedparser.parse(body, response_headers={"content-type": content_type, "content-location": url},
+        # Sanitising is left to the store (nh3), once, for every collector. No base URL either: feedparser
+        # would join it to the xml:base of every element it opens, which was a third of its time (profiled);
+        # the few links we keep are resolved in _entry instead.
+        parsed = feedparser.parse(body, response_headers={"content-type": content_type},
                                   sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser is meant never to raise; a broken body must not stop the run.
         return ParsedFeed(error=tr(f"flux illisible : {exc}", f"unreadable feed: {exc}"))
@@ -317,7 +348,7 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         # In a cut or ill-formed document the last entry may be half read: without link or id it cannot be
         # matched again when the feed comes back whole, and would become a phantom duplicate.
         raw_entries = [e for e in raw_entries if e.get("link") or e.get("id")]
-    entries = [_entry(e, language, feed_author) for e in raw_entries]
+    entries = [_entry(e, language, feed_author, url) for e in raw_entries]
     title = parsed.feed.get("title", "")
     if charset_note:
         problem = "; ".join(filter(None, [charset_note, problem if "CharacterEncoding" not in problem else ""]))
@@ -388,7 +419,7 @@ def _published(struct: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _entry(raw: feedparser.FeedParserDict, feed_language: str | None, feed_author: str = "") -> Entry:
+def _entry(raw: feedparser.FeedParserDict, feed_language: str | None, feed_author: str = "", base: str = "") -> Entry:
     contents = raw.get("content") or []
     body = max((c.get("value", "") for c in contents), key=len, default="")
     summary = raw.get("summary", "")
@@ -398,7 +429,10 @@ def _entry(raw: feedparser.FeedParserDict, feed_language: str | None, feed_autho
     when = _published(dict.get(raw, "published_parsed")) or _published(dict.get(raw, "updated_parsed"))
     tags = tuple(t.get("term") or t.get("label") or "" for t in raw.get("tags") or [])
     language = _language(raw.get("language")) or _language((contents[0].get("language") if contents else None)) or feed_language
-    return Entry(url=raw.get("link"), title=raw.get("title", ""), summary=summary, text=body, guid=raw.get("id") or None,
+    link = raw.get("link")
+    if link and base and not link.startswith(("http://", "https://")):
+        link = urljoin(base, link)  # relative to the feed's xml:base if it had one, then to the feed's URL
+    return Entry(url=link, title=raw.get("title", ""), summary=summary, text=body, guid=raw.get("id") or None,
                  author=raw.get("author") or feed_author, lang=language, published=when, categories=tuple(t for t in tags if t))
 
 

@@ -54,6 +54,10 @@ class Entry:
     attachment: str = ""           # field notes: stored attachment, relative to the database's folder
     html: str = ""       # sanitised HTML of the summary (or text); set by clean_entry
     clean: bool = False  # set only by clean_entry: every text field is safe to store
+    # Set by clean_entry, so that a collector's worker processes compute them rather than the store's one thread.
+    # Code that changes title, summary, text or url after cleaning must reset them to "" (the store then computes).
+    hash: str = ""       # content_hash of the cleaned title, summary and text
+    url_key: str = ""    # canonical_url of the url (or of a guid that is a URL)
 
 
 @dataclass
@@ -149,9 +153,12 @@ def clean_entry(entry: Entry) -> Entry:
     from_html = _SPACES.sub(" ", html.unescape(_ANY_TAG.sub("", _BLOCK_TAGS.sub(" ", html_fragment)))).strip()
     summary = from_html if entry.summary else ""
     text = plain_text(entry.text) if entry.summary else from_html
-    return replace(entry, title=plain_text(entry.title), summary=summary, text=text, author=plain_text(entry.author),
+    title = plain_text(entry.title)
+    link = entry.url if entry.url and entry.url.startswith(("http://", "https://")) else entry.guid
+    return replace(entry, title=title, summary=summary, text=text, author=plain_text(entry.author),
                    categories=tuple(c for c in (plain_text(c) for c in entry.categories) if c), html=html_fragment,
-                   clean=True)
+                   clean=True, hash=content_hash(title, summary, text),
+                   url_key=canonical_url(link) if link and link.startswith(("http://", "https://")) else "")
 
 
 def content_hash(title: str, summary: str, text: str) -> str:

@@ -392,7 +392,7 @@ def change_entry(source: Source, change: PageChange, url: str, canonical: str, w
                               published=when, canonical=canonical, competitor=source.competitor,
                               themes=tuple(source.themes), categories=("page_change",)))
     # clean_entry folds the text into one line; the diff reads better one change per line.
-    return replace(entry, summary=summary, text="\n".join(text_lines) or summary)
+    return replace(entry, summary=summary, text="\n".join(text_lines) or summary, hash="")
 
 
 def _summary(change: PageChange, fr: bool) -> str:

@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -202,6 +203,12 @@ def _m007_crawls(db: sqlite_utils.Database) -> None:
     db["fetches"].add_column("pages", int, not_null_default=0)
 
 
+def _m008_term_counts_by_the_store(db: sqlite_utils.Database) -> None:
+    # An item has some fifty terms, and the trigger's work per term row was 60 % of writing a classification
+    # (measured): save_classification now adds each chunk's term counts to day_counts itself, in one batch.
+    db.execute("drop trigger if exists day_counts_term_added")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_classification", _m002_classification),
@@ -210,6 +217,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_digests", _m005_digests),
     ("006_job_runs", _m006_job_runs),
     ("007_crawls", _m007_crawls),
+    ("008_term_counts_by_the_store", _m008_term_counts_by_the_store),
 ]
 
 
@@ -416,29 +424,45 @@ class Store:
                                      [r["guid"] for r in rows if r["guid"]], [source_id])
             by_url = self._existing("select canonical_url, id, hash, published_estimated from items "
                                     "where canonical_url in ({})", [r["canonical_url"] for r in rows])
-            links = []
+            # Statements go in batches (executemany): each execute gives up and takes back the GIL, and the
+            # collection's event loop holds it meanwhile, so one statement per row made a 500-feed run wait on
+            # the GIL several times longer than SQLite worked (profiled).
+            new: dict[str, dict] = {}  # canonical URL -> row to insert; a later duplicate in the feed replaces it
+            updates, linked = [], []
             for row in rows:
                 existing = (by_guid.get(row["guid"]) if row["guid"] else None) or by_url.get(row["canonical_url"])
                 if existing is None:
-                    item_id = conn.execute(INSERT_ITEM, [row[c] for c in ITEM_COLUMNS]).lastrowid
-                    existing = by_url[row["canonical_url"]] = {"id": item_id, "hash": row["hash"],
-                                                               "published_estimated": row["published_estimated"]}
-                    counts.new += 1
-                elif existing["hash"] != row["hash"]:
+                    pending = new.get(row["canonical_url"])
+                    if pending is None:
+                        counts.new += 1
+                    elif pending["hash"] != row["hash"]:
+                        counts.updated += 1
+                    else:
+                        counts.unchanged += 1
+                    new[row["canonical_url"]] = row if pending is None or pending["hash"] != row["hash"] else pending
+                    linked.append((row, None))
+                    continue
+                if existing["hash"] != row["hash"]:
                     dated = existing["published_estimated"] and not row["published_estimated"]
                     new_date = row["published_at"] if dated else None
-                    conn.execute(UPDATE_ITEM, [row["title"], row["summary"], row["html"], row["text"], row["author"],
-                                               row["hash"], row["categories"], seen, row["lang"], new_date, new_date,
-                                               existing["id"]])
+                    updates.append([row["title"], row["summary"], row["html"], row["text"], row["author"], row["hash"],
+                                    row["categories"], seen, row["lang"], new_date, new_date, existing["id"]])
                     existing.update(hash=row["hash"], published_estimated=0 if dated else existing["published_estimated"])
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
-                links.append((existing["id"], source_id, row["url"], row["guid"], seen, seen))
+                linked.append((row, existing["id"]))
+            conn.executemany(INSERT_ITEM, ([row[c] for c in ITEM_COLUMNS] for row in new.values()))
+            conn.executemany(UPDATE_ITEM, updates)
+            ids = {key: found["id"] for key, found in self._existing(
+                "select canonical_url, id, hash, published_estimated from items where canonical_url in ({})",
+                list(new)).items()}
             conn.executemany(
                 "insert into item_sources (item_id, source, url, guid, first_seen, last_seen) values (?, ?, ?, ?, ?, ?) "
                 "on conflict (item_id, source) do update set last_seen = excluded.last_seen, "
-                "guid = coalesce(excluded.guid, item_sources.guid)", links)
+                "guid = coalesce(excluded.guid, item_sources.guid)",
+                [(item_id or ids[row["canonical_url"]], source_id, row["url"], row["guid"], seen, seen)
+                 for row, item_id in linked])
         return counts
 
     def _existing(self, sql: str, keys: list[str], params: list | None = None) -> dict[str, dict]:
@@ -458,15 +482,15 @@ class Store:
         if not (title or summary or text):
             counts.warnings.append(tr("article vide ignoré", "empty entry skipped") + f" ({entry.url or entry.guid})")
             return None
+        digest = entry.hash or content_hash(title, summary, text)
         url = entry.url if entry.url and entry.url.startswith(("http://", "https://")) else None
         if url:
-            canonical = canonical_url(url)
+            canonical = entry.url_key or canonical_url(url)
         elif entry.guid and entry.guid.startswith(("http://", "https://")):
-            url, canonical = entry.guid, canonical_url(entry.guid)
+            url, canonical = entry.guid, entry.url_key or canonical_url(entry.guid)
         else:
             # No usable link: the item is still kept, identified within its source.
-            key = entry.guid or content_hash(title, summary, text)
-            canonical = f"urn:veille:{source_id}:{key}"
+            canonical = f"urn:veille:{source_id}:{entry.guid or digest}"
         if entry.canonical:
             canonical = entry.canonical
         published, estimated = entry.published, 0
@@ -486,7 +510,7 @@ class Store:
             "title": title, "summary": summary, "html": entry.html, "text": text, "author": entry.author,
             "lang": entry.lang or default_lang, "published_at": published.isoformat(), "published_estimated": estimated,
             "fetched_at": fetched_at.isoformat(), "first_seen": fetched_at.isoformat(), "origin": origin,
-            "hash": content_hash(title, summary, text), "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+            "hash": digest, "categories": json.dumps(list(entry.categories), ensure_ascii=False),
             "competitor": entry.competitor, "themes": json.dumps(list(entry.themes)) if entry.themes else None,
             "entered_by": entry.entered_by or None, "entered_from": entry.entered_from or None,
             "attachment": entry.attachment or None,
@@ -566,10 +590,18 @@ class Store:
                           + " and ".join(where) + " order by i.id", params)
 
     def save_classification(self, results: Iterable[dict[str, Any]]) -> int:
-        """Write analyses: labels (an analyst's corrections are kept), entities, language, actor, flags."""
+        """Write analyses: labels (an analyst's corrections are kept), entities, language, actor, flags, terms.
+
+        The day counts of the new terms are added here in one batch (there is no trigger on inserted terms:
+        migration 008); removed terms and labels are counted down by triggers.
+        """
         now = utcnow().isoformat()
         count = 0
         with self.transaction() as conn:
+            # One analysis per item (the last): the counts below assume each item's terms are written once.
+            results = list({r["id"]: r for r in results}.values())
+            days = dict(self._day_of_items([r["id"] for r in results]))
+            term_days: Counter = Counter()
             for result in results:
                 item_id = result["id"]
                 conn.execute("delete from item_labels where item_id = ? and by != 'analyst'", [item_id])
@@ -580,8 +612,11 @@ class Store:
                     "on conflict (item_id, label) do nothing",
                     [(item_id, l["axis"], l["label"], l["score"], l["by"]) for l in result["labels"] if l["label"] not in removed])
                 conn.execute("delete from item_terms where item_id = ?", [item_id])
-                conn.executemany("insert into item_terms (item_id, term, kind) values (?, ?, ?) on conflict do nothing",
-                                 [(item_id, term, kind) for term, kind in result.get("terms", [])])
+                terms = set(map(tuple, result.get("terms", [])))
+                conn.executemany("insert into item_terms (item_id, term, kind) values (?, ?, ?)",
+                                 [(item_id, term, kind) for term, kind in terms])
+                if item_id in days:
+                    term_days.update((days[item_id], kind, term) for term, kind in terms)
                 conn.execute("delete from item_entities where item_id = ?", [item_id])
                 conn.executemany("insert into item_entities (item_id, text, label, competitor) values (?, ?, ?, ?)",
                                  [(item_id, e["text"], e["label"], e["competitor"]) for e in result["entities"]])
@@ -590,7 +625,17 @@ class Store:
                              [result["lang"], result["lang_confidence"], result["lang_how"], result["actor"],
                               result["actor_competitor"], json.dumps(result["flags"]), now, item_id])
                 count += 1
+            conn.executemany("insert into day_counts (day, kind, key, source, count) values (?, ?, ?, '', ?) "
+                             "on conflict (day, kind, key, source) do update set count = count + excluded.count",
+                             [(*key, n) for key, n in term_days.items()])
         return count
+
+    def _day_of_items(self, ids: list[int]) -> Iterator[tuple[int, str]]:
+        """(id, UTC day of publication) of these items, queried in chunks (SQLite limits bound parameters)."""
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self.conn.execute(f"select id, substr(published_at, 1, 10) from items where id in "
+                                         f"({','.join('?' * len(chunk))})", chunk)
 
     def classified_since(self, since: datetime) -> list[dict[str, Any]]:
         """Classified items first seen since a date, with their labels and competitors (for scores and stories)."""
@@ -645,8 +690,9 @@ class Store:
         """(term, kind, period, items) over the UTC days of publication that `periods` maps to a period (an ISO
         week for the rising terms); every kind of term (phrase, entity, label) unless `kinds` names some.
 
-        Read from `day_counts`, which triggers keep as terms are written (migration 005 counted those stored before
-        it): one indexed read per day, summed by period here, instead of a join of every term of every item.
+        Read from `day_counts`, kept as terms are written and removed (save_classification and the triggers of
+        migration 005, which also counted the terms stored before it): one indexed read per day, summed by period
+        here, instead of a join of every term of every item.
         """
         days = list(periods.items())
         if not days:
