@@ -58,7 +58,7 @@ def make_normalizer(nlp: Language, name: str) -> Any:
     # word, its lemma wins; otherwise the pipeline's own lemma is kept ("lève" -> "lever").
     # The norm depends only on the word and the pipeline's lemma, so it is computed once per (word, lemma) pair:
     # table lookups and folding per token were the largest cost of the blank pipelines.
-    table = _lookup_table(nlp.lang)
+    table = _lookup_table(nlp)
     norms: dict[tuple[int, int], str] = {}
 
     def norm_of(token: Any) -> str:
@@ -80,11 +80,16 @@ def make_normalizer(nlp: Language, name: str) -> Any:
     return normalize
 
 
-def _lookup_table(lang: str) -> Any:
+def _lookup_table(nlp: Language) -> Any:
+    # A lookup lemmatizer already holds the table (loading it again cost a second per pipeline).
+    if "lemmatizer" in nlp.pipe_names:
+        lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+        if lookups is not None and lookups.has_table("lemma_lookup"):
+            return lookups.get_table("lemma_lookup")
     try:
         from spacy.lookups import load_lookups
 
-        return load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+        return load_lookups(nlp.lang, ["lemma_lookup"]).get_table("lemma_lookup")
     except (ValueError, KeyError, ImportError):  # no table for this language in spacy-lookups-data
         return None
 
@@ -206,7 +211,8 @@ def _load_rules(nlp: Language, rules: RuleMatcher, lang: str) -> None:
     wanted = [(label, weight, str(phrase)) for label, strengths in data.items()
               for strength, weight in (("strong", STRONG), ("weak", WEAK))
               for phrase in (strengths.get(strength) or {}).get(lang if lang in ("fr", "en") else "en", [])]
-    with nlp.select_pipes(disable=["veille_companies", "veille_rules"]):
+    # Phrases need their tokens' norms only: entities are not looked for (the model's NER is the slowest part).
+    with nlp.select_pipes(disable=[n for n in ("ner", "veille_companies", "veille_rules") if n in nlp.pipe_names]):
         docs = nlp.pipe([phrase for _, _, phrase in wanted])
         for (label, weight, phrase), doc in zip(wanted, docs):
             rules.add(label, weight, phrase, doc)
