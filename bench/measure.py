@@ -16,7 +16,8 @@ def run_measured(cmd: list[str], env: dict, work: Path, name: str, timeout: floa
 
     With `cpu` (a dict, Linux only), also fill cpu["main"] and cpu["all"]: CPU seconds of the process and of it
     plus every process it started, as /proc last showed them every 0.1 s (worker processes are not always reaped
-    by it, so rusage cannot say; a process living under 0.1 s may be missed).
+    by it, so rusage cannot say; a process living under 0.1 s may be missed), and cpu["pss_peak_mb"]: the peak of
+    their summed proportional set sizes (memory of all the processes, shared pages counted once).
     """
     out_path, err_path = work / f"{name}.out", work / f"{name}.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -68,7 +69,20 @@ def _watch_cpu(root: int, cpu: dict) -> None:
                     grew = True
         for pid in family:
             seen[pid] = max(seen.get(pid, 0.0), times[pid])
+        cpu["pss_peak_mb"] = max(cpu.get("pss_peak_mb", 0.0), sum(_pss_mb(pid) for pid in family))
         time.sleep(0.1)
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size of a process (shared pages divided among their users), MB; 0 when unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
 
 
 def veille_command() -> list[str]:

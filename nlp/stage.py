@@ -33,16 +33,17 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
              progress: Callable[[int, int], None] | None = None) -> ClassifyReport:
     """Classify items not yet classified (or all, or those first seen since a date), then score and group them."""
     report = ClassifyReport()
-    rows = store.items_to_classify(since=since, everything=everything)
-    if rows:
+    ids = store.ids_to_classify(since=since, everything=everything)
+    if ids:
         classifier = Classifier(config, data_dir=config.database.parent if config else None)
-        inputs = (TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"]) for r in rows)
-        workers = config.nlp.workers if config and len(rows) >= PARALLEL_MIN_ITEMS else 1
+        inputs = (TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"])
+                  for r in store.texts_to_classify(ids))
+        workers = config.nlp.workers if config and len(ids) >= PARALLEL_MIN_ITEMS else 1
         analyses = classifier.analyse(inputs, workers=min(workers, os.cpu_count() or 1))
         while chunk := list(islice(analyses, CHUNK)):
             report.classified += store.save_classification(a.as_record() for a in chunk)
             if progress:
-                progress(report.classified, len(rows))
+                progress(report.classified, len(ids))
     report.scored, report.stories = rescore(config, store)
     return report
 

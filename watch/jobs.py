@@ -61,7 +61,7 @@ def classify_items(config: Config, store: Store, stop: threading.Event) -> JobRe
     left are classified by the next pass). It runs in its own session, so that stopping it reaches the processes it
     may start for a large batch, and a Ctrl-C in the terminal reaches the scheduler only.
     """
-    if not store.items_to_classify():
+    if not store.ids_to_classify():
         return JobResult("ok", {"classified": 0})  # nothing new: no pipelines to load, no stories to regroup
     child = subprocess.Popen([sys.executable, "-m", "watch.jobs", "classify", str(store.path)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

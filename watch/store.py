@@ -579,15 +579,23 @@ class Store:
 
     # -- classification ------------------------------------------------------------------------------------
 
-    def items_to_classify(self, since: datetime | None = None, everything: bool = False) -> list[dict[str, Any]]:
-        """Items never classified (or changed since), or all of them / those first seen since a date."""
+    def ids_to_classify(self, since: datetime | None = None, everything: bool = False) -> list[int]:
+        """Items never classified (or changed since), or all of them / those first seen since a date: their ids."""
         where = ["1=1"] if everything or since else ["(i.classified_at is null or i.classified_at < coalesce(i.updated_at, ''))"]
         params: list[Any] = []
         if since:
             where.append("i.first_seen >= ?")
             params.append(since.isoformat())
-        return self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source from items i where "
-                          + " and ".join(where) + " order by i.id", params)
+        return [row[0] for row in self.conn.execute("select i.id from items i where " + " and ".join(where)
+                                                    + " order by i.id", params)]
+
+    def texts_to_classify(self, ids: list[int], chunk: int = 500) -> Iterator[dict[str, Any]]:
+        """Id, title, summary, text, lang and source of these items, read a chunk at a time as they are consumed:
+        a month of items is not held in memory while it is classified."""
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            yield from self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source from items i where i.id in "
+                                  f"({','.join('?' * len(part))}) order by i.id", part)
 
     def save_classification(self, results: Iterable[dict[str, Any]]) -> int:
         """Write analyses: labels (an analyst's corrections are kept), entities, language, actor, flags, terms.
