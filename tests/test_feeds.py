@@ -350,6 +350,17 @@ def test_relative_links_are_resolved_against_the_feed_url(server, store, tmp_pat
     assert items["Voisin"]["url"] == server.url("/news/voisin.html")
 
 
+def test_nested_relative_xml_bases_are_resolved(server, store, tmp_path):
+    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">'
+            '<title>Bases</title><id>urn:bases</id><updated>2026-11-20T10:00:00Z</updated>'
+            '<entry xml:base="2026/"><title>Imbriquée</title><id>urn:bases:1</id>'
+            '<updated>2026-11-20T10:00:00Z</updated><link href="billet.html"/><summary>Texte</summary></entry>'
+            '</feed>').encode()
+    url = server.add("/feeds/nested.xml", body, content_type="application/atom+xml")
+    collect(make_config(tmp_path, [{"id": "nested", "url": url}]), store)
+    assert [i["url"] for i in store.items()] == [server.url("/blog/2026/billet.html")]
+
+
 def test_relative_links_under_a_relative_xml_base_are_resolved(server, store, tmp_path):
     body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">'
             '<title>Base</title><id>urn:base</id><updated>2026-11-20T10:00:00Z</updated>'
@@ -714,3 +725,41 @@ def test_a_killed_parser_process_is_replaced_and_no_feed_is_lost(server, store, 
     assert "parser process stopped abruptly" in caplog.text
     assert {o.outcome for o in report.outcomes} == {"ok"}
     assert len(store.items()) == 150
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the parser processes through Linux's /proc")
+def test_parser_processes_that_keep_dying_fail_only_the_feeds_they_held(server, store, tmp_path):
+    # Every parser process is killed for a while (as a machine short of memory would): feeds parsed then are
+    # errors on their sources, with a reason; the run ends normally and the others are stored.
+    sources = [{"id": f"g{n:02d}", "url": server.add(f"/dying/{n}.xml", feed(*(rss_item(n * 10 + k) for k in range(5))),
+                                                      delay=0.2 + 0.05 * n)} for n in range(30)]
+    stop_killing = threading.Event()
+    killed: list[int] = []
+
+    def killer() -> None:
+        timer = threading.Timer(1.0, stop_killing.set)  # from the first kill on, one more second of it
+        while not stop_killing.is_set():
+            for pid in _parser_workers():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+            if killed and not timer.is_alive() and not timer.finished.is_set():
+                timer.start()
+            time.sleep(0.01)
+        timer.cancel()
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        report = collect(make_config(tmp_path, sources), store)
+    finally:
+        stop_killing.set()
+        thread.join()
+    assert killed
+    outcomes = by_source(report)
+    failed = {sid for sid, o in outcomes.items() if o.outcome != "ok"}
+    assert all(re.search(r"arrête brutalement|stops abruptly", outcomes[sid].error) for sid in failed)
+    assert len(failed) < 30
+    assert len(store.items()) == 5 * (30 - len(failed))

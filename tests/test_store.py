@@ -122,3 +122,17 @@ def test_two_processes_write_at_the_same_time(tmp_path):
     assert sorted(queue.get(timeout=5) for _ in workers) == ["ok", "ok"]
     with Store.open(path) as store:
         assert store.counts()["items"] == 300
+
+
+def test_an_article_twice_in_one_feed_keeps_its_first_url_and_real_date(store):
+    # A feed listing one article twice (the second copy edited, undated, with a tracking parameter): one item, the
+    # later text, the first URL, and the real date kept over the fetch time.
+    when = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+    counts = store.ingest("presse", [
+        Entry(url="https://ex.example/a", title="A v1", summary="premier texte", published=when, lang="fr"),
+        Entry(url="https://ex.example/a?utm_source=rss", title="A v2", summary="texte corrigé"),
+    ], "feed")
+    assert (counts.new, counts.updated) == (1, 1)
+    [item] = store.items()
+    assert (item["title"], item["summary"], item["url"]) == ("A v2", "texte corrigé", "https://ex.example/a")
+    assert (item["published_at"], item["published_estimated"], item["lang"]) == (when.isoformat(), False, "fr")

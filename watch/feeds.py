@@ -63,40 +63,48 @@ class ParsedFeed:
 PROCESS_POOL_FROM = 24  # feeds in one run from which parsing moves to worker processes
 
 
-def _parser_pool(feeds: int) -> Executor:
-    workers = min(os.cpu_count() or 1, 4)
-    if feeds < PROCESS_POOL_FROM or workers < 2:
+def _parser_pool(feeds: int, workers: int = 0) -> Executor:
+    cores = min(os.cpu_count() or 1, 4)
+    if feeds < PROCESS_POOL_FROM or cores < 2:
         return ThreadPoolExecutor(1, thread_name_prefix="veille-parse")
     # forkserver (or spawn), never fork: forking a process that runs an event loop and threads is unsafe.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["watch.feeds"])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    return ProcessPoolExecutor(workers or cores, mp_context=context)
 
 
 class _Parsers:
     """The parser pool, replaced when one of its processes dies (killed, out of memory): the run goes on.
 
-    A body that kills the parser twice is recorded as an error on its source, so it cannot stop the others.
+    A dying process breaks every feed the pool held, not only the one it was reading: each of those is parsed again
+    alone, in a process of its own, so that only a body that kills the parser by itself is an error on its source.
     """
 
     def __init__(self, feeds: int) -> None:
         self.feeds = feeds
         self.pool = _parser_pool(feeds)
+        self.alone = asyncio.Semaphore(1)
 
     async def parse(self, loop: asyncio.AbstractEventLoop, body: bytes, content_type: str, url: str) -> ParsedFeed:
-        for attempt in (1, 2):
-            pool = self.pool
+        pool = self.pool
+        try:
+            return await loop.run_in_executor(pool, parse_and_clean, body, content_type, url)
+        except BrokenProcessPool:
+            if pool is self.pool:  # the first task to see the breakage replaces the pool for every other one
+                log.warning("a feed parser process stopped abruptly; starting a new one")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = _parser_pool(self.feeds)
+        async with self.alone:
+            solo = _parser_pool(self.feeds, workers=1)
             try:
-                return await loop.run_in_executor(pool, parse_and_clean, body, content_type, url)
+                return await loop.run_in_executor(solo, parse_and_clean, body, content_type, url)
             except BrokenProcessPool:
-                if pool is self.pool:  # the first task to see the breakage replaces the pool for every other one
-                    log.warning("a feed parser process stopped abruptly; starting a new one")
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = _parser_pool(self.feeds)
-        return ParsedFeed(error=tr("le processus d'analyse du flux s'est arrêté brutalement, deux fois (mémoire ?)",
-                                   "the feed parser process stopped abruptly, twice (out of memory?)"))
+                return ParsedFeed(error=tr("le processus d'analyse du flux s'arrête brutalement sur ce flux (mémoire ?)",
+                                           "the feed parser process stops abruptly on this feed (out of memory?)"))
+            finally:
+                solo.shutdown(wait=False)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -332,11 +340,11 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         return _parse_json_feed(stripped)
     content_type, charset_note = _trust_utf8(body, content_type)
     try:
-        # Sanitising is left to the store (nh3), once, for every collector. No base URL either: feedparser
-        # would join it to the xml:base of every element it opens, which was a third of its time (profiled);
-        # the few links we keep are resolved in _entry instead.
-        parsed = feedparser.parse(body, response_headers={"content-type": content_type},
-                                  sanitize_html=False, resolve_relative_uris=False)
+        # Sanitising is left to the store (nh3), once, for every collector. The base URL is given only to a feed
+        # that has xml:base attributes (they may be relative, and nest): feedparser joins it to the base of every
+        # element it opens, which was a third of its time (profiled); _entry resolves the links of the others.
+        headers = {"content-type": content_type, **({"content-location": url} if url and b"xml:base" in body else {})}
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser is meant never to raise; a broken body must not stop the run.
         return ParsedFeed(error=tr(f"flux illisible : {exc}", f"unreadable feed: {exc}"))
     language = _language(parsed.feed.get("language"))

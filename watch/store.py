@@ -221,6 +221,16 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
+def _merge_update(first: dict[str, Any], later: dict[str, Any]) -> None:
+    """A feed that carries one article twice, changed: the later content, as UPDATE_ITEM would write it over the
+    first (its URL, guid and first-seen time stay; a real date replaces an estimated one, never the reverse)."""
+    for column in ("title", "summary", "html", "text", "author", "hash", "categories"):
+        first[column] = later[column]
+    first["lang"] = later["lang"] or first["lang"]
+    if first["published_estimated"] and not later["published_estimated"]:
+        first["published_at"], first["published_estimated"] = later["published_at"], 0
+
+
 class Store:
     """A veille database. Open with `Store.open(path)`; use as a context manager to close it."""
 
@@ -434,12 +444,13 @@ class Store:
                 if existing is None:
                     pending = new.get(row["canonical_url"])
                     if pending is None:
+                        new[row["canonical_url"]] = dict(row)
                         counts.new += 1
                     elif pending["hash"] != row["hash"]:
+                        _merge_update(pending, row)  # as an update of a stored item would
                         counts.updated += 1
                     else:
                         counts.unchanged += 1
-                    new[row["canonical_url"]] = row if pending is None or pending["hash"] != row["hash"] else pending
                     linked.append((row, None))
                     continue
                 if existing["hash"] != row["hash"]:
