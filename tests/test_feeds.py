@@ -350,29 +350,20 @@ def test_relative_links_are_resolved_against_the_feed_url(server, store, tmp_pat
     assert items["Voisin"]["url"] == server.url("/news/voisin.html")
 
 
-def test_nested_relative_xml_bases_are_resolved(server, store, tmp_path):
-    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">'
-            '<title>Bases</title><id>urn:bases</id><updated>2026-11-20T10:00:00Z</updated>'
-            '<entry xml:base="2026/"><title>Imbriquée</title><id>urn:bases:1</id>'
-            '<updated>2026-11-20T10:00:00Z</updated><link href="billet.html"/><summary>Texte</summary></entry>'
-            '</feed>').encode()
-    url = server.add("/feeds/nested.xml", body, content_type="application/atom+xml")
-    collect(make_config(tmp_path, [{"id": "nested", "url": url}]), store)
-    assert [i["url"] for i in store.items()] == [server.url("/blog/2026/billet.html")]
-
-
-def test_relative_links_under_a_relative_xml_base_are_resolved(server, store, tmp_path):
+def test_relative_links_under_relative_and_nested_xml_bases_are_resolved(server, store, tmp_path):
     body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">'
             '<title>Base</title><id>urn:base</id><updated>2026-11-20T10:00:00Z</updated>'
             '<entry><title>Sous base</title><id>urn:base:1</id><updated>2026-11-20T10:00:00Z</updated>'
             '<link href="billet.html"/><summary>Texte</summary></entry>'
-            '<entry xml:base="https://autre.example/presse/"><title>Autre base</title><id>urn:base:2</id>'
+            '<entry xml:base="2026/"><title>Imbriquée</title><id>urn:base:2</id>'
+            '<updated>2026-11-20T10:00:00Z</updated><link href="billet.html"/><summary>Texte</summary></entry>'
+            '<entry xml:base="https://autre.example/presse/"><title>Autre base</title><id>urn:base:3</id>'
             '<updated>2026-11-20T10:00:00Z</updated><link href="communique.html"/><summary>Texte</summary></entry>'
             '</feed>').encode()
     url = server.add("/feeds/atom.xml", body, content_type="application/atom+xml")
     collect(make_config(tmp_path, [{"id": "base", "url": url}]), store)
     items = {i["title"]: i["url"] for i in store.items()}
-    assert items == {"Sous base": server.url("/blog/billet.html"),
+    assert items == {"Sous base": server.url("/blog/billet.html"), "Imbriquée": server.url("/blog/2026/billet.html"),
                      "Autre base": "https://autre.example/presse/communique.html"}
 
 
