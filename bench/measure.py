@@ -46,31 +46,44 @@ def run_measured(cmd: list[str], env: dict, work: Path, name: str, timeout: floa
 
 def _watch_cpu(root: int, cpu: dict) -> None:
     """Poll /proc until `root` ends: the last CPU time seen of each of its descendants, in cpu["_seen"]."""
-    tick = os.sysconf("SC_CLK_TCK")
     seen: dict[int, float] = cpu.setdefault("_seen", {})
     while True:
-        parents, times = {}, {}
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                parents[int(entry.name)] = int(fields[1])
-                times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-        if root not in parents or parents.get(root) == 0:
+        table = proc_table()
+        if table.get(root, (0, 0.0))[0] == 0:  # gone (reaped), or never seen
             return
-        family, grew = {root}, True
-        while grew:
-            grew = False
-            for pid, parent in parents.items():
-                if parent in family and pid not in family:
-                    family.add(pid)
-                    grew = True
+        family = [root, *descendants(root, table)]
         for pid in family:
-            seen[pid] = max(seen.get(pid, 0.0), times[pid])
+            seen[pid] = max(seen.get(pid, 0.0), table[pid][1])
         cpu["pss_peak_mb"] = max(cpu.get("pss_peak_mb", 0.0), sum(_pss_mb(pid) for pid in family))
         time.sleep(0.1)
+
+
+def proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds so far) of every process, read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+            except (OSError, IndexError, ValueError):
+                continue
+    return table
+
+
+def descendants(pid: int, table: dict[int, tuple[int, float]] | None = None) -> list[int]:
+    """Every process below `pid` (Linux), from `table` or a fresh read of /proc."""
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in (table if table is not None else proc_table()).items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _pss_mb(pid: int) -> float:

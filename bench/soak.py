@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from measure import run_measured, veille_command  # noqa: E402 (bench/ is on sys.path)
+from measure import descendants, run_measured, veille_command  # noqa: E402 (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 INJECTED = ("fault-hang", "fault-500")
@@ -105,23 +105,6 @@ def proc_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def marked(marker: str) -> list[int]:

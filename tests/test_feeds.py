@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, rss, rss_item, write_config
+from conftest import FIXTURES, descendants, rss, rss_item, write_config
 from watch.collect import CollectReport, adhoc_source_id, collect
 from watch.config import Config, load_config
 from watch.feeds import BACKOFF_CAP_S, backoff_seconds
@@ -680,16 +680,8 @@ def test_failures_back_off_and_naming_a_source_forces_it(server, store, tmp_path
 
 
 def _parser_workers() -> list[int]:
-    """Feed parser processes of this test process: children of its forkserver (Linux /proc)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    forkservers = {pid for pid, parent in parents.items() if parent == os.getpid()}
-    return [pid for pid, parent in parents.items() if parent in forkservers]
+    """Feed parser processes of this test process: those below its children (its forkserver's), from /proc."""
+    return [pid for child in descendants(os.getpid()) for pid in descendants(child)]
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the parser processes through Linux's /proc")
