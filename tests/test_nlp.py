@@ -206,3 +206,30 @@ def test_helper_processes_give_the_same_analyses_in_the_same_order(classifier):
     together = [a.as_record() for a in classifier.analyse(inputs, batch_size=4, workers=2)]
     assert [a["id"] for a in together] == [r["id"] for r in rows]
     assert together == alone
+
+
+TRICKY = ["  espaces en tête et  doubles  ", "Aujourd'hui, M. Dupont (Vélocé) a dit : « c'est-à-dire » !",
+          "aujourd'hui.\n\nL'entreprise\tva-t-elle racheter Kargo ? 3,5 M€ à 10 h 30…",
+          "Mr. Smith doesn't agree: it's 5 p.m.) :) see https://veloce.example/a?b=1 (e-mail: a@b.fr)",
+          "\n", " ", "", "N°1 ex-PDG d'Éco-Vélo, vis-à-vis 1er/2e trimestres... C'EST L'ÉTÉ"]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_word_cache_gives_exactly_spacys_tokens(lang):
+    import spacy
+
+    from nlp.pipeline import WordCache, build_pipeline
+
+    texts = []
+    for path in sorted((REPO / "nlp").glob(f"*/{lang}*.jsonl")):  # every text of the training and dev sets
+        for line in path.read_text(encoding="utf-8").splitlines():
+            example = json.loads(line)
+            texts.append(f"{example.get('title', '')}\n{example.get('text', '')}")
+    texts = TRICKY + texts + TRICKY  # the second time round, from a warm cache
+    nlp = build_pipeline(lang, [], use_models=False)
+    assert isinstance(nlp.tokenizer, WordCache)
+    plain = spacy.blank(lang).tokenizer
+    for text in texts:
+        assert [(t.text, t.whitespace_, t.norm_) for t in nlp.make_doc(text)] == [
+            (t.text, t.whitespace_, t.norm_) for t in plain(text)]
+    assert len(texts) > 600

@@ -93,6 +93,20 @@ def test_search_ignores_accents_and_case(store):
     assert fts_query("levée de") == '"levée" "de"*'
 
 
+def test_the_search_index_follows_text_changes_only(store):
+    entry = Entry(url="https://x.example/1", title="Veloce rachète Rouléo", summary="Un accord.")
+    store.ingest("s1", [entry], "feed", NOW)
+    item_id = store.items()[0]["id"]
+    before = store.conn.total_changes  # counts rows written by triggers too
+    store.save_scores([(item_id, 70, "[]", item_id, 6, "")])
+    assert store.conn.total_changes - before == 1  # the item row alone: the search index is not rewritten
+    store.ingest("s1", [Entry(url="https://x.example/1", title="Veloce cède Rouléo", summary="Un accord.")], "feed",
+                 NOW + timedelta(hours=1))
+    assert store.items(search="rachete") == []
+    assert [r["id"] for r in store.items(search="cede rouleo")] == [item_id]
+    store.conn.execute("insert into items_fts(items_fts, rank) values('integrity-check', 1)")  # raises if out of step
+
+
 def test_canonical_url_rules():
     assert canonical_url("HTTPS://WWW.Example.COM:443/a/b?b=2&utm_campaign=x&a=1#frag") == "https://www.example.com/a/b?a=1&b=2"
     assert canonical_url("http://example.com") == "http://example.com/"
