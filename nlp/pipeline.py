@@ -26,6 +26,7 @@ import spacy
 import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
@@ -57,29 +58,29 @@ class WordCache:
     spaCy caches how each whitespace-separated chunk splits, but does not save a chunk met after a special case
     (an exception such as "aujourd'hui", "M." or "don't") in the same text (spaCy issue #1250): in news prose a
     third of the chunks came after one and were split again every time by the affix regexes, and in French by its
-    very large `token_match` too (1.3 ms per French item, 0.6 per English one; 0.2 and 0.1 with this). A chunk not
-    seen yet is first tokenized alone, which caches it; the text is then tokenized by spaCy as before, so the
-    tokens are exactly spaCy's (tests/test_nlp.py compares them).
+    very large `token_match` too. A chunk met a second time is tokenized once alone, which caches it (a chunk met
+    once is left alone: tokenizing it twice would cost more than it saves); the text is then tokenized by spaCy
+    as before, so the tokens are exactly spaCy's (tests/test_nlp.py compares them).
     """
 
-    SPANS = re.compile(r"\s+|\S+")
     LIMIT = 100_000  # distinct chunks remembered (and the tokenizer's cache size): a few MB, for texts without end
+    OWN = ("tokenizer", "seen")
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
-        self.seen: set[str] = set()
+        self.seen: dict[str, bool] = {}  # chunk -> whether it was tokenized alone
         if getattr(tokenizer, "max_cache_size", self.LIMIT) < self.LIMIT:
             tokenizer.max_cache_size = self.LIMIT  # spaCy's default of 10,000 fills up within one large run
 
     def __call__(self, text: str) -> Doc:
         seen, tokenizer = self.seen, self.tokenizer
         if len(seen) < self.LIMIT:
-            for match in self.SPANS.finditer(text):
-                chunk = match.group()
-                if chunk[0] == " ":  # as in spaCy: one space belongs to the token before it, the rest is a token
-                    chunk = chunk[1:]
-                if chunk and chunk not in seen:
-                    seen.add(chunk)
+            for chunk in text.split():
+                alone = seen.get(chunk)
+                if alone is None:
+                    seen[chunk] = False
+                elif not alone:
+                    seen[chunk] = True
                     tokenizer(chunk)
         return tokenizer(text)
 
@@ -88,7 +89,16 @@ class WordCache:
             yield self(text)
 
     def __getattr__(self, name: str) -> Any:  # vocab, rules, to_bytes...: those of spaCy's tokenizer
+        if name in self.OWN or name.startswith("__"):  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.tokenizer, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:  # nlp.tokenizer.rules = ... sets spaCy's own
+        if name in self.OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.tokenizer, name, value)
+            self.seen = {}  # spaCy empties its cache when its rules change
 
 
 @Language.factory("veille_normalizer")
@@ -249,7 +259,8 @@ def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | N
             except (ValueError, OSError) as exc:  # no lookup tables for this language
                 log.debug("no lookup lemmas for %s: %s", lang, exc)
                 nlp.remove_pipe("lemmatizer")
-    nlp.tokenizer = WordCache(nlp.tokenizer)
+    if isinstance(nlp.tokenizer, Tokenizer):  # not the tokenizers without a cache (Chinese, Japanese...)
+        nlp.tokenizer = WordCache(nlp.tokenizer)
     nlp.add_pipe("veille_normalizer")
     nlp.add_pipe("veille_companies", config={"competitors": competitors})
     rules = nlp.add_pipe("veille_rules")

@@ -233,3 +233,18 @@ def test_the_word_cache_gives_exactly_spacys_tokens(lang):
         assert [(t.text, t.whitespace_, t.norm_) for t in nlp.make_doc(text)] == [
             (t.text, t.whitespace_, t.norm_) for t in plain(text)]
     assert len(texts) > 600
+
+
+def test_the_word_cache_passes_settings_to_spacy_and_can_be_copied():
+    import pickle
+
+    import spacy
+
+    from nlp.pipeline import WordCache
+
+    cache = WordCache(spacy.blank("en").tokenizer)
+    assert [t.text for t in cache("I don't know")] == ["I", "do", "n't", "know"]
+    cache.rules = {}  # set on spaCy's tokenizer, whose cache empties: the new rules apply at once
+    assert cache.tokenizer.rules == {} and [t.text for t in cache("I don't know")] == ["I", "don't", "know"]
+    copied = pickle.loads(pickle.dumps(cache))
+    assert [t.text for t in copied("I don't know")] == ["I", "don't", "know"]
