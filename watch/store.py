@@ -257,6 +257,13 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 ]
 
 
+def _in_chunks(keys: list, size: int = 500) -> Iterator[tuple[list, str]]:
+    """`keys` a chunk at a time, each with its "?,?,…" placeholders: SQLite limits the parameters of a statement."""
+    for start in range(0, len(keys), size):
+        chunk = keys[start:start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _merge_update(first: dict[str, Any], later: dict[str, Any]) -> None:
     """A feed that carries one article twice, changed: the later content, as UPDATE_ITEM would write it over the
     first (its URL, guid and first-seen time stay; a real date replaces an estimated one, never the reverse)."""
@@ -516,9 +523,8 @@ class Store:
         """Rows keyed by their first column, for keys queried in chunks (SQLite limits bound parameters)."""
         found: dict[str, dict] = {}
         keys = list(dict.fromkeys(keys))
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            cursor = self.conn.execute(sql.format(",".join("?" * len(chunk))), [*(params or []), *chunk])
+        for chunk, marks in _in_chunks(keys):
+            cursor = self.conn.execute(sql.format(marks), [*(params or []), *chunk])
             for key, item_id, hash_, estimated in cursor:
                 found.setdefault(key, {"id": item_id, "hash": hash_, "published_estimated": estimated})
         return found
@@ -607,9 +613,7 @@ class Store:
         entities: dict[int, list[dict]] = {}
         if rows:
             ids = [r["id"] for r in rows]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks(ids):
                 for row in self._rows(f"select * from item_labels where item_id in ({marks}) order by score desc", chunk):
                     labels.setdefault(row.pop("item_id"), []).append(row)
                 for row in self._rows(f"select * from item_entities where item_id in ({marks})", chunk):
@@ -639,10 +643,9 @@ class Store:
     def texts_to_classify(self, ids: list[int], chunk: int = 500) -> Iterator[dict[str, Any]]:
         """Id, title, summary, text, lang and source of these items, read a chunk at a time as they are consumed:
         a month of items is not held in memory while it is classified."""
-        for start in range(0, len(ids), chunk):
-            part = ids[start:start + chunk]
+        for part, marks in _in_chunks(ids, chunk):
             yield from self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source from items i where i.id in "
-                                  f"({','.join('?' * len(part))}) order by i.id", part)
+                                  f"({marks}) order by i.id", part)
 
     def save_classification(self, results: Iterable[dict[str, Any]]) -> int:
         """Write analyses: labels (an analyst's corrections are kept), entities, language, actor, flags, terms.
@@ -654,13 +657,12 @@ class Store:
         with self.transaction() as conn:
             # One analysis per item (the last): the counts below assume each item's terms are written once.
             results = list({r["id"]: r for r in results}.values())
-            ids = [r["id"] for r in results]
-            days = dict(self._day_of_items(ids))
+            days: dict[int, str] = {}  # UTC day of publication, for the term counts
             removed: dict[int, set[str]] = {}  # labels an analyst removed: never written back
             # Statements per chunk of items, not per item: ten round trips per item were a third of the cost.
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks([r["id"] for r in results]):
+                days.update(conn.execute(f"select id, substr(published_at, 1, 10) from items where id in ({marks})",
+                                         chunk))
                 conn.execute(f"delete from item_labels where by != 'analyst' and item_id in ({marks})", chunk)
                 conn.execute(f"delete from item_terms where item_id in ({marks})", chunk)
                 conn.execute(f"delete from item_entities where item_id in ({marks})", chunk)
@@ -691,13 +693,6 @@ class Store:
                              [(*key, n) for key, n in term_days.items()])
         return len(results)
 
-    def _day_of_items(self, ids: list[int]) -> Iterator[tuple[int, str]]:
-        """(id, UTC day of publication) of these items, queried in chunks (SQLite limits bound parameters)."""
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from self.conn.execute(f"select id, substr(published_at, 1, 10) from items where id in "
-                                         f"({','.join('?' * len(chunk))})", chunk)
-
     def classified_since(self, since: datetime) -> list[dict[str, Any]]:
         """Classified items first seen since a date, with their labels and competitors (for scores and stories)."""
         rows = self._rows("select i.id, i.source, i.title, i.text, i.summary, i.lang, i.published_at, i.first_seen, "
@@ -707,9 +702,7 @@ class Store:
         ids = [r["id"] for r in rows]
         labels: dict[int, list[dict]] = {}
         competitors: dict[int, set[str]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             for row in self._rows(f"select * from item_labels where item_id in ({marks})", chunk):
                 labels.setdefault(row["item_id"], []).append(row)
             for row in self._rows(f"select item_id, competitor, text from item_entities where item_id in ({marks})", chunk):
@@ -861,9 +854,7 @@ class Store:
         try:
             with self.transaction() as conn:
                 referencing = self._tables_referencing_items()
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start:start + 500]
-                    marks = ",".join("?" * len(chunk))
+                for chunk, marks in _in_chunks(ids):
                     self._redact_digests(conn, chunk)
                     for table, column in referencing:
                         conn.execute(f"delete from {table} where {column} in ({marks})", chunk)
@@ -939,10 +930,9 @@ class Store:
                    "sources": "select item_id, source from item_sources where item_id in ({}) order by first_seen"}
         found: dict[str, dict[int, list]] = {name: {} for name in queries}
         ids = [r["id"] for r in rows]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for chunk, marks in _in_chunks(ids):
             for name, sql in queries.items():
-                for row in self._rows(sql.format(",".join("?" * len(chunk))), chunk):
+                for row in self._rows(sql.format(marks), chunk):
                     item_id = row.pop("item_id")
                     found[name].setdefault(item_id, []).append(row if name == "labels" else next(iter(row.values())))
         for row in rows:
@@ -960,11 +950,10 @@ class Store:
         """Every source that carried an item of each story (for "also reported by N sources")."""
         ids = list(dict.fromkeys(s for s in story_ids if s is not None))
         found: dict[int, set[str]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for chunk, marks in _in_chunks(ids):
             for story, source in self.conn.execute(
                     f"select distinct i.story, s.source from items i join item_sources s on s.item_id = i.id "
-                    f"where i.story in ({','.join('?' * len(chunk))})", chunk):
+                    f"where i.story in ({marks})", chunk):
                 found.setdefault(story, set()).add(source)
         return found
 
@@ -983,10 +972,8 @@ class Store:
             return {(kind, key): count for kind, key, count in self.conn.execute(sql + " group by 1, 2", params)}
         found: dict[tuple[str, str], int] = {}
         wanted = list(dict.fromkeys(keys))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            for kind, key, count in self.conn.execute(
-                    sql + f" and key in ({','.join('?' * len(chunk))}) group by 1, 2", [*params, *chunk]):
+        for chunk, marks in _in_chunks(wanted):
+            for kind, key, count in self.conn.execute(sql + f" and key in ({marks}) group by 1, 2", [*params, *chunk]):
                 found[(kind, key)] = count
         return found
 
@@ -1241,9 +1228,8 @@ class Store:
     def _for_items(self, sql: str, ids: Iterable[int]) -> Iterator[dict[str, Any]]:
         """Rows of `sql` (one `in ({})` over item ids), queried in chunks (SQLite limits bound parameters)."""
         ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from self._rows(sql.format(",".join("?" * len(chunk))), chunk)
+        for chunk, marks in _in_chunks(ids):
+            yield from self._rows(sql.format(marks), chunk)
 
     def provenance(self) -> dict[str, Any]:
         """How traceable and how processed the stored items are, as counts over the whole store."""
