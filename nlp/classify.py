@@ -22,8 +22,8 @@ from spacy.tokens import Doc
 from nlp.language import detect_language
 from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, taxonomy
 from nlp.text import fold
-from nlp.textcat import (DEFAULT_CUT, THRESHOLD, combine, evidence_of, load_model, model_input, predict,
-                         rule_score)
+from nlp.textcat import (DEFAULT_CUT, THRESHOLD, combine, evidence_of, lead_end, lead_hits, load_model, model_input,
+                         predict, rule_score)
 
 log = logging.getLogger(__name__)
 PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
@@ -136,15 +136,18 @@ class Classifier:
                 if flag:
                     results[index].flags.append(flag)
         # The model reads the lemmas the language pipelines produced (see nlp/textcat.py).
-        probabilities = predict(self.model, (model_input(doc, len(item.title) if item.title else 0)
-                                             for doc, item in zip(docs, batch)))
-        for analysis, doc, probability in zip(results, docs, probabilities):
-            self._fill(analysis, doc, probability, evidence_of(doc))
+        ends = [lead_end(doc, len(item.title) if item.title else 0) for doc, item in zip(docs, batch)]
+        probabilities = predict(self.model, (model_input(doc, len(item.title) if item.title else 0, end)
+                                             for doc, item, end in zip(docs, batch, ends)))
+        for analysis, doc, probability, end, item in zip(results, docs, probabilities, ends, batch):
+            self._fill(analysis, doc, probability, evidence_of(doc, end),
+                       lead_hits(doc, len(item.title) if item.title else 0, end))
         return results  # type: ignore[return-value]
 
-    def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float], evidence: float) -> None:
+    def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float], evidence: float,
+              hits: dict[str, list]) -> None:
         weights = self.model.rule_weights if self.model else {}
-        best = {label: rule_score(matches, weights, label) for label, matches in (doc._.rule_hits or {}).items()}
+        best = {label: rule_score(matches, weights, label) for label, matches in hits.items()}
         for label, axis in self.axes.items():
             score_of_rule, phrase, _ = best.get(label, (0.0, "", 0))
             # Rules and model combined (nlp/textcat.py); without a model, a rule stands alone (tests, broken

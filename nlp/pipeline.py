@@ -15,6 +15,7 @@ Components, in order, after the model's own:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import re
@@ -25,7 +26,7 @@ from typing import Any
 import spacy
 import yaml
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -48,8 +49,13 @@ if not Doc.has_extension("rule_hits"):
 
 def taxonomy() -> dict[str, str]:
     """label id -> axis ('trends' or 'moves')."""
+    return dict(_taxonomy())
+
+
+@functools.lru_cache(maxsize=1)
+def _taxonomy() -> tuple[tuple[str, str], ...]:
     data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
-    return {label["id"]: axis for axis in ("trends", "moves") for label in data[axis]}
+    return tuple((label["id"], axis) for axis in ("trends", "moves") for label in data[axis])
 
 
 class WordCache:
@@ -189,27 +195,61 @@ def make_rules(nlp: Language, name: str) -> RuleMatcher:
     return RuleMatcher(nlp.vocab)
 
 
+# Words that turn a trigger into its opposite when they stand just before it in its sentence ("n'a pas été
+# dévoilé", "did not disclose", "dément tout projet de rachat"). French negation needs "ne" and its second word.
+NEGATION_WINDOW = 5
+NEG_FR_FIRST = {"ne", "n"}
+NEG_FR_SECOND = {"pas", "jamais", "plus", "aucun", "aucune", "rien", "point", "guere", "ni"}
+NEG_ALONE = {"sans", "dementir", "dement", "aucun", "aucune", "not", "n't", "never", "no", "without", "deny",
+             "denies", "denied", "nor"}
+
+
 class RuleMatcher:
-    """Lexicon of nlp/rules.yaml matched on normalised lemmas; patterns are added by `build_pipeline`."""
+    """Event patterns of nlp/rules.yaml matched on normalised lemmas; patterns are added by `build_pipeline`.
+
+    A pattern is a sequence of lemmas, each slot possibly a choice (`prix|tarif`), slots possibly separated by a
+    gap of a few words (`baisser … prix`); it does not count when a negation stands just before it in its sentence,
+    nor in a sentence that also holds one of the label's wrong-sense phrases (`not_with`: "campagne électorale" is
+    no marketing campaign).
+    """
 
     def __init__(self, vocab: Any):
-        self.matcher = PhraseMatcher(vocab, attr="NORM")
+        self.matcher = Matcher(vocab)
+        self.vetoes = Matcher(vocab)
         self.weights: dict[str, tuple[str, float, str]] = {}  # match key -> (label, weight, phrase)
 
-    def add(self, label: str, weight: float, phrase: str, pattern: Doc) -> None:
+    def add(self, label: str, weight: float, phrase: str, patterns: list[list[dict]]) -> None:
         key = f"{label}|{weight}|{phrase}"
         self.weights[key] = (label, weight, phrase)
-        self.matcher.add(key, [pattern])
+        self.matcher.add(key, patterns)
+
+    def add_veto(self, label: str, patterns: list[list[dict]]) -> None:
+        self.vetoes.add(f"veto|{label}", patterns)
 
     def __call__(self, doc: Doc) -> Doc:
         # Every match is kept (label -> [(phrase, lexicon weight, token index)]): the trained model may carry its
         # own weight per phrase, measured on nlp/train (see nlp/textcat.py `rule_score`).
+        vetoed: dict[str, set[int]] = {}  # label -> start tokens of the sentences where it takes a wrong sense
+        for match_id, start, _end in (self.vetoes(doc) if len(self.vetoes) else ()):
+            vetoed.setdefault(doc.vocab.strings[match_id].split("|", 1)[1], set()).add(doc[start].sent.start)
         hits: dict[str, list[tuple[str, float, int]]] = {}
         for match_id, start, _end in self.matcher(doc):
             label, weight, phrase = self.weights[doc.vocab.strings[match_id]]
+            sentence = doc[start].sent
+            if sentence.start in vetoed.get(label, ()) or _negated(doc, start, sentence):
+                continue
             hits.setdefault(label, []).append((phrase, weight, start))
         doc._.rule_hits = hits
         return doc
+
+
+def _negated(doc: Doc, start: int, sentence: Span) -> bool:
+    before = [t.norm_ for t in doc[max(sentence.start, start - NEGATION_WINDOW):start]]
+    if any(n in NEG_ALONE for n in before):
+        return True
+    # "n'a pas été dévoilé": both words before; "ne dévoile pas": the second one just after the verb.
+    after = [t.norm_ for t in doc[start + 1:min(sentence.end, start + 3)]]
+    return any(n in NEG_FR_FIRST for n in before) and any(n in NEG_FR_SECOND for n in before + after)
 
 
 @dataclass
@@ -268,13 +308,65 @@ def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | N
     return nlp
 
 
+GAP = ("…", "...")  # a gap of up to GAP_WORDS words between two slots of a pattern
+GAP_WORDS = 3
+
+
 def _load_rules(nlp: Language, rules: RuleMatcher, lang: str) -> None:
     data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-    wanted = [(label, weight, str(phrase)) for label, strengths in data.items()
+    key = lang if lang in ("fr", "en") else "en"
+    wanted = [(label, weight, str(phrase)) for label, entry in data.items()
               for strength, weight in (("strong", STRONG), ("weak", WEAK))
-              for phrase in (strengths.get(strength) or {}).get(lang if lang in ("fr", "en") else "en", [])]
-    # Phrases need their tokens' norms only: entities are not looked for (the model's NER is the slowest part).
+              for phrase in (entry.get(strength) or {}).get(key, [])]
+    vetoes = [(label, str(phrase)) for label, entry in data.items()
+              for phrase in (entry.get("not_with") or {}).get(key, [])]
+    # Every choice of every slot is lemmatised alone by the same pipeline as the texts; entities are not looked
+    # for (the model's NER is the slowest part).
+    words = sorted({choice for _, _, phrase in wanted for choice in _choices(phrase)}
+                   | {choice for _, phrase in vetoes for choice in _choices(phrase)})
     with nlp.select_pipes(disable=[n for n in ("ner", "veille_companies", "veille_rules") if n in nlp.pipe_names]):
-        docs = nlp.pipe([phrase for _, _, phrase in wanted])
-        for (label, weight, phrase), doc in zip(wanted, docs):
-            rules.add(label, weight, phrase, doc)
+        # A word alone may be lemmatised otherwise than in a sentence ("redressement" alone -> "redressemer"): its
+        # folded surface form is accepted too.
+        norms = {word: [{t.norm_, fold(t.text)} for t in doc if not t.is_space]
+                 for word, doc in zip(words, nlp.pipe(words))}
+    for label, weight, phrase in wanted:
+        rules.add(label, weight, phrase, compile_pattern(phrase, norms))
+    for label, phrase in vetoes:
+        rules.add_veto(label, compile_pattern(phrase, norms))
+
+
+def _slots(phrase: str) -> list[str]:
+    """`baisser … prix|tarif` -> ["baisser", "…", "prix|tarif"]."""
+    return phrase.replace("...", " … ").replace("…", " … ").split()
+
+
+def _choices(phrase: str) -> list[str]:
+    return [choice for slot in _slots(phrase) if slot not in GAP for choice in slot.split("|")]
+
+
+def compile_pattern(phrase: str, norms: dict[str, list[set[str]]]) -> list[list[dict]]:
+    """Matcher patterns for one phrase of nlp/rules.yaml, given the norms of each of its words.
+
+    A choice that the tokenizer splits ("s'offrir" -> "s'", "offrir") takes several tokens, so each combination of
+    multi-token choices is a pattern of its own; single-token choices share one `IN` slot.
+    """
+    patterns: list[list[dict]] = [[]]
+    for slot in _slots(phrase):
+        if slot in GAP:
+            patterns = [p + [{"OP": "?"}] * GAP_WORDS for p in patterns]
+            continue
+        single = sorted(set().union(*(norms[c][0] for c in slot.split("|") if len(norms[c]) == 1)))
+        multi = [norms[c] for c in slot.split("|") if len(norms[c]) > 1]
+        options = ([[{"NORM": {"IN": single}}]] if single else []) + [[{"NORM": {"IN": sorted(n)}} for n in m]
+                                                                       for m in multi]
+        patterns = [p + option for p in patterns for option in options]
+    # A gap at either end means nothing: strip it.
+    return [_strip_gaps(p) for p in patterns if any("NORM" in t for t in p)]
+
+
+def _strip_gaps(pattern: list[dict]) -> list[dict]:
+    while pattern and "NORM" not in pattern[0]:
+        pattern = pattern[1:]
+    while pattern and "NORM" not in pattern[-1]:
+        pattern = pattern[:-1]
+    return pattern

@@ -56,13 +56,20 @@ def score_item(item: dict, config: Any, story_sources: int) -> tuple[int, list[d
         if any(k in text for k in _theme_words(theme.id, tuple(w for ws in theme.keywords.values() for w in ws))):
             matched.add(theme.id)
     if matched:
-        best = min(matched, key=lambda t: themes[t].priority if t in themes else 3)
+        # Ties go to the theme declared first in sources.yaml, so that the "why" is the same from run to run
+        # (a set's order changes with each process).
+        order = {t: i for i, t in enumerate(themes)}
+        best = min(matched, key=lambda t: (themes[t].priority if t in themes else 3, order.get(t, len(order)), t))
         priority = themes[best].priority if best in themes else 3
         reasons.append({"kind": "theme", "id": best, "priority": priority, "points": THEME_POINTS[priority]})
     kinds = {c.id: c.kind for c in config.competitors} if config else {}
     mentioned = [c for c in item.get("companies", ()) if c in kinds]
     if mentioned:
-        best = min(mentioned, key=lambda c: 0 if kinds[c] == "direct" else 1)
+        # The acting competitor first ("Veloce rachète Rouléo" is Veloce's move), then direct before indirect, then
+        # the order of sources.yaml: the same company from run to run.
+        actor = item.get("actor_competitor")
+        order = {c: i for i, c in enumerate(kinds)}
+        best = min(mentioned, key=lambda c: (c != actor, kinds[c] != "direct", order[c]))
         reasons.append({"kind": "competitor", "id": best, "direct": kinds[best] == "direct",
                         "points": COMPETITOR_POINTS[kinds[best]]})
     moves = [l for l in item.get("labels", []) if l["axis"] == "moves"]

@@ -149,8 +149,10 @@ def test_nlp_classify_reads_and_writes_json_lines():
     assert [o["id"] for o in out] == ["a", 2]
     assert {"lang", "labels", "entities", "actor"} <= set(out[0])
     assert "acquisition" in {l["label"] for l in out[0]["labels"]} and out[1]["lang"] == "en"
-    bad = run("nlp", "classify", "-", input="not json\n")
-    assert bad.exit_code == 2 and "-:1" in bad.stderr
+    bad = run("nlp", "classify", "-", input='not json\n{"id": 7, "title": "Veloce rachète Rouléo"}\n[1]\n'
+                                             '{"id": 8, "text": 12}\n')
+    assert bad.exit_code == 1 and "-:1" in bad.stderr and "-:3" in bad.stderr and "-:4" in bad.stderr
+    assert [json.loads(line)["id"] for line in bad.stdout.splitlines()] == [7]
 
 
 def test_nlp_cluster_groups_reworded_headlines():
@@ -189,6 +191,14 @@ def test_classify_the_store_scores_groups_and_keeps_corrections(tmp_path):
         assert all(i["score"] > 50 and any(r["kind"] == "competitor" for r in i["reasons"]) for i in items)
         item_id = items[0]["id"]
     assert run("--config", str(config_path), "label", str(item_id), "acquisition", "--remove").exit_code == 0
+    with Store.open(config.database) as store:  # the "why" follows the correction at once, without a new pass
+        corrected = next(i for i in store.items() if i["id"] == item_id)
+        assert not any(r["kind"] == "move" for r in corrected["reasons"])
+    assert run("--config", str(config_path), "label", str(item_id), "pricing").exit_code == 0
+    with Store.open(config.database) as store:
+        corrected = next(i for i in store.items() if i["id"] == item_id)
+        assert {r["label"] for r in corrected["reasons"] if r["kind"] == "move"} == {"pricing"}
+    assert run("--config", str(config_path), "label", str(item_id), "pricing", "--remove").exit_code == 0
     assert run("--config", str(config_path), "label", str(item_id), "csr").exit_code == 0
     assert run("--config", str(config_path), "label", str(item_id), "aquisition").exit_code == 2
     run("--config", str(config_path), "classify", "--all")

@@ -40,11 +40,18 @@ def _optional_config(path: str | None) -> Config | None:
         raise
 
 
-def _read_inputs(source: str):
-    """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is."""
+def _read_inputs(source: str, problems: list[str] | None = None):
+    """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is.
+
+    With `problems`, an unreadable line is reported there (file:line and why) and skipped, so that the other lines
+    are still read; without it, it stops the command."""
     from nlp.classify import TextInput
 
-    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    try:
+        stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(tr(f"{source} : lecture impossible ({exc.strerror})",
+                            f"{source}: cannot read ({exc.strerror})")) from None
     with stream:
         for number, line in enumerate(stream, 1):
             if not line.strip():
@@ -53,8 +60,15 @@ def _read_inputs(source: str):
                 row = json.loads(line)
                 if not isinstance(row, dict) or "id" not in row:
                     raise ValueError(tr("objet JSON avec un champ id attendu", "a JSON object with an id is expected"))
+                for key in ("text", "title", "summary", "lang"):
+                    if row.get(key) is not None and not isinstance(row[key], str):
+                        raise ValueError(tr(f"le champ {key} doit être une chaîne", f"field {key} must be a string"))
             except ValueError as exc:
-                raise UsageError(tr(f"{source}:{number}: ligne illisible ({exc})", f"{source}:{number}: unreadable line ({exc})")) from None
+                message = tr(f"{source}:{number}: ligne illisible ({exc})", f"{source}:{number}: unreadable line ({exc})")
+                if problems is None:
+                    raise UsageError(message) from None
+                problems.append(message)
+                continue
             text = row.get("text") or ""
             if row.get("summary") and row["summary"] not in text:
                 text = f"{row['summary']} {text}".strip()
@@ -117,6 +131,9 @@ def label(obj, item_id: int, label: str, remove: bool) -> None:
         with obj.store() as store:
             if not store.correct_label(item_id, label, axes[label], remove=remove):
                 raise UsageError(tr(f"aucun article {item_id}", f"no item {item_id}"))
+            from nlp.stage import rescore
+
+            rescore(obj.config, store)  # the item's score and "why" follow the corrected label at once
         click.echo(tr(f"Article {item_id} : {label} {'retirée' if remove else 'ajoutée'}",
                       f"Item {item_id}: {label} {'removed' if remove else 'added'}"))
 
@@ -148,9 +165,20 @@ def nlp_classify(obj, source: str) -> None:
     @handle_errors
     def run() -> None:
         config = _optional_config(obj.config_path)
-        inputs = (text for text, _ in _read_inputs(source))
+        problems: list[str] = []
+        inputs = (text for text, _ in _read_inputs(source, problems))
+        reported = 0
         for analysis in classify_texts(inputs, config):
+            for problem in problems[reported:]:  # in input order, as soon as the line is passed
+                click.echo(problem, err=True)
+            reported = len(problems)
             click.echo(json.dumps(analysis.as_json(), ensure_ascii=False))
+        for problem in problems[reported:]:
+            click.echo(problem, err=True)
+        if problems:
+            click.echo(tr(f"{len(problems)} ligne(s) ignorée(s), les autres sont classées",
+                          f"{len(problems)} line(s) skipped, the others were classified"), err=True)
+            sys.exit(1)
 
     run()
 
@@ -227,27 +255,46 @@ def nlp_train(obj, epochs: int) -> None:
 
 @nlp.command("eval")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--real/--no-real", default=True, show_default=True,
+              help="Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there.")
 @click.pass_obj
-def nlp_eval(obj, fmt: str) -> None:
-    """Évaluer sur nlp/dev / evaluate on the dev set; exit 1 below the pinned floors.
+def nlp_eval(obj, fmt: str, real: bool) -> None:
+    """Évaluer sur nlp/dev et sur de la presse réelle / evaluate on the dev set and on real news; exit 1 below the
+    pinned floors.
+
+    The real news (French press items, English company-news sentences, Reuters, MasakhaNEWS) is measurement data
+    kept outside the repository: `../shared/corpus/news` beside it, or the folder VEILLE_NEWS_CORPUS names.
 
     \b
-    Exemple / example:
+    Exemples / examples:
       veille nlp eval
+      veille nlp eval --no-real --format json
     """
     from nlp.classify import Classifier
     from nlp.evaluate import evaluate
+    from nlp.realnews import corpus_folder, measure
     from nlp.textcat import DEV_DIR, load_examples
-    from watch.cli import handle_errors
+    from watch.cli import err, handle_errors
 
     @handle_errors
     def run() -> None:
-        report = evaluate(load_examples(DEV_DIR), Classifier(_optional_config(obj.config_path)))
+        classifier = Classifier(_optional_config(obj.config_path))
+        report = evaluate(load_examples(DEV_DIR), classifier)
         emit(report.rows, fmt, title="nlp/dev")
         summary = {"micro_f1": report.micro_f1, "macro_f1": report.macro_f1, "floors": report.floors,
                    "passed": report.passed}
-        click.echo(json.dumps(summary), err=fmt != "table")
-        sys.exit(0 if report.passed else 1)
+        passed = report.passed
+        if real and corpus_folder().is_dir():
+            with err.status(tr("mesure sur la presse réelle…", "measuring on real news…")) as status:
+                found = measure(classifier, progress=lambda name: status.update(name))
+            emit(found.rows, fmt, title=tr(f"presse réelle ({corpus_folder()})", f"real news ({corpus_folder()})"))
+            summary["real"] = {"figures": found.figures, "floors": found.floors, "below_floors": found.failures}
+            passed = passed and not found.failures
+        elif real:
+            summary["real"] = {"skipped": tr(f"{corpus_folder()} introuvable", f"{corpus_folder()} not found")}
+        summary["passed"] = passed
+        click.echo(json.dumps(summary, ensure_ascii=False), err=fmt != "table")
+        sys.exit(0 if passed else 1)
 
     run()
 
