@@ -103,7 +103,13 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=65536)  # the same words recur across a batch; stemming each occurrence was a third of the cost
 def stem(word: str) -> str:
-    """Strip one common FR/EN suffix so plurals and light inflections meet (batteries, batterie, battery)."""
+    """Strip one common FR/EN suffix so plurals and light inflections meet (batteries, batterie, battery).
+
+    A French plural and feminine come off first, so that nantais, nantaise and nantaises meet.
+    """
+    for end in ("s", "e", "s"):
+        if word.endswith(end) and len(word) > 5 and not word.endswith("ies"):
+            word = word[:-1]
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)] + ("i" if suffix in ("ies", "y") else "")
@@ -188,16 +194,15 @@ class _Features:
 def _terms_of(item: StoryItem, generic: frozenset[str]) -> tuple[list[str], str]:
     """Weighted terms of an item (its title counts twice: headlines name the event) and its normalised title.
 
-    The item's own company names are replaced by one token per company, so that "Veloce" and "Vélocé SAS" meet
-    and a name written in two words does not weigh twice. A boilerplate title is left out: it says nothing.
+    Each company also gives one token, so that "Veloce" and "Vélocé SAS" meet; its name's words stay too, as an
+    item whose entity was missed still writes the name. A boilerplate title is left out: it says nothing.
     """
     title = " ".join(_WORD.findall(normalise(item.title)))
     text = item.text[:_TEXT_CHARS]
     if " ".join(_WORD.findall(normalise(text))) == title:
         text = ""  # feeds without a summary repeat the title as text: count it once
-    names = {w for c in item.companies for w in content_words(c)}
-    head = [] if title in generic else [w for w in content_words(item.title) if w not in names]
-    body = [w for w in content_words(text) if w not in names]
+    head = [] if title in generic else content_words(item.title)
+    body = content_words(text)
     numbers = ["#" + n for n in sorted(numbers_in(f"{item.title}\n{text}"))]
     companies = ["@" + c for c in sorted(item.companies)]
     return head * 2 + body + numbers + companies, title
@@ -275,8 +280,14 @@ class _Batch:
         return total / (len(rows) * len(others))
 
     def clash(self, i: int, j: int) -> bool:
-        """Whether two items show a sign of being distinct events (other figures, another move or actor)."""
-        return _clashes(self.items[i], self.items[j], self.features[i], self.features[j]) < 1.0
+        """Whether two items show a firm sign of being distinct events: other figures, or other actors.
+
+        Moves are left out here (they still lower the score): the classifier calls one acquisition a launch in one
+        outlet and an acquisition in the next, and a story must not lose its members to that.
+        """
+        a, b, fa, fb = self.items[i], self.items[j], self.features[i], self.features[j]
+        return ((min(len(fa.numbers), len(fb.numbers)) >= 2 and not fa.numbers & fb.numbers)
+                or bool(a.companies and b.companies and not a.companies & b.companies))
 
     def score(self, i: int, j: int, cosine: float, window_days: float) -> PairScore | None:
         a, b, fa, fb = self.items[i], self.items[j], self.features[i], self.features[j]
@@ -499,8 +510,37 @@ def group_stories(items: Sequence[StoryItem], *, window_days: float = WINDOW_DAY
 
 
 def story_sources(items: Sequence[StoryItem], groups: dict[int, int]) -> dict[int, set[str]]:
-    """Map each story id to the distinct sources that told it: corroboration counts outlets, not reposts."""
+    """Map each story id to the distinct sources that told it (for "also reported by")."""
     out: dict[int, set[str]] = {}
     for it in items:
         out.setdefault(groups.get(it.id, it.id), set()).add(it.source)
     return out
+
+
+def independent_sources(items: Sequence[StoryItem], groups: dict[int, int], *,
+                        own: frozenset[str] = frozenset()) -> dict[int, set[str]]:
+    """Map each story id to the outlets that told it independently: corroboration counts these only.
+
+    A company's own newsroom (`own`: source ids) says what the company wants said, so it corroborates nothing; a
+    syndicated copy (the same words as an earlier item of the story from another outlet: a wire story, a feed
+    republished) counts with the outlet that wrote it.
+    """
+    out: dict[int, set[str]] = {}
+    written: set[tuple[int, str]] = set()
+    for it in sorted(items, key=lambda it: (it.published, it.id)):
+        story = groups.get(it.id, it.id)
+        told = out.setdefault(story, set())
+        if it.source in own:
+            continue
+        key = (story, _fingerprint(it))
+        if key not in written:
+            written.add(key)
+            told.add(it.source)
+    return out
+
+
+def _fingerprint(item: StoryItem) -> str:
+    """The words of a text that a syndicated copy keeps: its body when it has one (a copy often changes the
+    headline), else its title."""
+    body = content_words(item.text[:_TEXT_CHARS])
+    return " ".join(body[:60] if len(body) >= 12 else content_words(item.title) + body)

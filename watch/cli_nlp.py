@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def _optional_config(path: str | None) -> Config | None:
         raise
 
 
-def _read_inputs(source: str):
-    """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is."""
+def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = None):
+    """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is.
+
+    An unreadable line stops the reading, or with `on_error` is reported to it and skipped.
+    """
     from nlp.classify import TextInput
 
     stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
@@ -54,7 +58,12 @@ def _read_inputs(source: str):
                 if not isinstance(row, dict) or "id" not in row:
                     raise ValueError(tr("objet JSON avec un champ id attendu", "a JSON object with an id is expected"))
             except ValueError as exc:
-                raise UsageError(tr(f"{source}:{number}: ligne illisible ({exc})", f"{source}:{number}: unreadable line ({exc})")) from None
+                problem = UsageError(tr(f"{source}:{number}: ligne illisible ({exc})",
+                                        f"{source}:{number}: unreadable line ({exc})"))
+                if on_error is None:
+                    raise problem from None
+                on_error(problem)
+                continue
             text = row.get("text") or ""
             if row.get("summary") and row["summary"] not in text:
                 text = f"{row['summary']} {text}".strip()
@@ -161,29 +170,37 @@ def nlp_classify(obj, source: str) -> None:
 def nlp_cluster(obj, source: str) -> None:
     """Regrouper les mêmes histoires / group texts telling the same story.
 
-    Input as for `veille nlp classify` (an optional "published_at" and "source" help); output {"id", "story"}.
+    Input as for `veille nlp classify` (an optional "published_at" and "source" help; a missing or future date
+    counts as now); output {"id", "story"}, the story named by the id of its first input. An unreadable line is
+    reported on stderr with its number, the others are still grouped (exit status 1). The grouping is the one the
+    store's stories get.
 
     \b
     Exemple / example:
       veille items --since 7d --format jsonl | veille nlp cluster -
     """
     from nlp.classify import classify_texts
+    from nlp.stage import parse_moment
     from nlp.stories import StoryItem, group_stories
-    from watch.cli import handle_errors
+    from watch.cli import err, handle_errors
+
+    problems: list[UsageError] = []
+
+    def report(problem: UsageError) -> None:
+        problems.append(problem)
+        err.print(str(problem), markup=False, highlight=False)
 
     @handle_errors
     def run() -> None:
         config = _optional_config(obj.config_path)
-        pairs = list(_read_inputs(source))
+        pairs = list(_read_inputs(source, on_error=report))
         now = datetime.now(timezone.utc)
         items = []
         for index, analysis in enumerate(classify_texts((t for t, _ in pairs), config)):
             text, row = pairs[index]
-            when = row.get("published_at")
-            published = datetime.fromisoformat(when) if isinstance(when, str) else now
+            published = min(parse_moment(row.get("published_at")) or now, now)
             items.append(StoryItem(id=index, source=str(row.get("source") or f"input-{index}"), title=text.title,
-                                   text=text.text, lang=analysis.lang,
-                                   published=published if published.tzinfo else published.replace(tzinfo=timezone.utc),
+                                   text=text.text, lang=analysis.lang or "", published=published,
                                    companies=frozenset(e["competitor"] or e["text"].lower() for e in analysis.entities),
                                    labels=frozenset(l["label"] for l in analysis.labels)))
         groups = group_stories(items)
@@ -191,6 +208,8 @@ def nlp_cluster(obj, source: str) -> None:
             click.echo(json.dumps({"id": text.id, "story": pairs[groups[index]][0].id}, ensure_ascii=False))
 
     run()
+    if problems:
+        sys.exit(1)
 
 
 @nlp.command("train")
