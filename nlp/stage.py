@@ -88,10 +88,11 @@ def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bo
 def story_item(row: dict[str, Any], now: datetime, *, keep_story: bool = True) -> StoryItem:
     """A stored item as story grouping sees it; a missing or future date counts as first seen, at the latest now."""
     published = parse_moment(row.get("published_at")) or parse_moment(row.get("first_seen")) or now
-    return StoryItem(id=row["id"], source=row["source"], title=row["title"] or "",
-                     text=row["summary"] or row["text"] or "", lang=row["lang"] or "", published=min(published, now),
-                     companies=frozenset(row["companies"]), labels=frozenset(l["label"] for l in row["labels"]),
-                     url=row["url"] or "", story=row.get("story") if keep_story else None)
+    return StoryItem(id=row["id"], source=row["source"], title=row.get("title") or "",
+                     text=row.get("summary") or row.get("text") or "", lang=row.get("lang") or "",
+                     published=min(published, now), companies=frozenset(row["companies"]),
+                     labels=frozenset(l["label"] for l in row["labels"]), url=row.get("url") or "",
+                     story=row.get("story") if keep_story else None)
 
 
 def parse_moment(value: Any) -> datetime | None:

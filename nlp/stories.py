@@ -18,56 +18,21 @@ The stage receives fields already extracted by the classifier (companies, labels
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 
 import numpy as np
+
+from nlp.story_words import WORD, content_words, content_words_of, normalise, numbers_of
 
 # Mirrors the `moves` axis of nlp/taxonomy.yaml (a test keeps them in step): a move says what kind of event an item
 # reports, so two items about one company with different moves are different events.
 MOVE_LABELS = frozenset(
     "launch pricing partnership acquisition funding workforce leadership expansion results legal campaign".split()
 )
-
-# Own lists (no NLP dependency); accent-stripped like the text they filter. Function words and reporting verbs.
-STOP_WORDS_FR = frozenset("""
-a afin ai ainsi alors apres au aucun aupres aussi autre autres aux avait avant avec avoir c ca car ce ceci cela
-celle celles celui ces cet cette chez ci comme comment compte d dans de depuis des deja dit doit donc dont du elle
-elles en encore entre est et etaient etait ete etre eux fait faire fois font hors il ils j je jusqu jusque l la le
-les leur leurs lors lui m ma mais me meme mes moins mon n ne ni non nos notre nous on ont or ou par parce pas pendant
-peu peut plus plusieurs pour pres puis qu quand que quel quelle quelles quelques qui quoi s sa sans se selon ses si
-sinon soit son sont sous sur t ta tandis te tes toujours tous tout toute toutes tres trop tu un une vers via vos
-votre vous y annonce declare indique desormais ici
-""".split())
-STOP_WORDS_EN = frozenset("""
-a about after again all also an and any are as at be been before being both but by can could did do does during
-each few for from further had has have having he her here hers him his how i if in into is it its itself just me
-more most my no nor not now of off on once only or other our ours out over own same she should so some such than
-that the their theirs them then there these they this those through to too under until up very was we were what
-when where which while who whom why will with would you your yours says said say according new today year years
-""".split())
-STOP_WORDS = STOP_WORDS_FR | STOP_WORDS_EN
-
-_WORD = re.compile(r"[a-z][a-z0-9]*")
-_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # combining marks
-# A number with optional thousands groups (space, comma or dot + 3 digits), decimals, a multiplier and a percent.
-_NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:[ ,.]\d{3})+|\d+)(?:[.,](\d+))?"
-    r"(?:\s*(milliards?|mds?|billions?|bn|millions?|mio|mn|m|k)(?![a-z0-9]))?"
-    r"(\s*(?:%|pour ?cent|per ?cent|percent))?(?![a-z0-9])"
-)
-# What lies between the two numbers of a change: "400 € à 300 €", "€400 to €300", "€2,590 instead of €2,990".
-_CHANGE = re.compile(r"\s*(?:€|\$|£|eur|euros?)?\s*(?:a|to|au lieu de|instead of)\s*(?:€|\$|£)?\s*")
-_MULTIPLIERS = {"k": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
-                "md": 1e9, "mds": 1e9, "milliard": 1e9, "milliards": 1e9, "bn": 1e9, "billion": 1e9,
-                "billions": 1e9}
-_SUFFIXES = ("ements", "ement", "ations", "ation", "ings", "ing", "ies", "ers", "eurs", "eur", "ees", "ee", "es",
-             "ed", "er", "s", "x", "e", "y")
 
 # Score weights. Within one language the words carry most of the evidence; across languages few words are shared
 # (only names and acronyms), so companies, numbers and the move carry it instead.
@@ -92,67 +57,6 @@ class StoryItem:
     labels: frozenset[str]      # move/trend label ids
     url: str = ""
     story: int | None = None    # the story a known item already belongs to (None: not grouped yet)
-
-
-def normalise(text: str) -> str:
-    """Lower-case, strip accents (FR and EN spellings of a name must meet) and unify apostrophes and spaces."""
-    text = text.lower().replace("œ", "oe").replace("æ", "ae")
-    text = unicodedata.normalize("NFKD", text)  # also turns no-break and narrow spaces into plain spaces
-    return _COMBINING.sub("", text).replace("’", "'")
-
-
-@lru_cache(maxsize=65536)  # the same words recur across a batch; stemming each occurrence was a third of the cost
-def stem(word: str) -> str:
-    """Strip one common FR/EN suffix so plurals and light inflections meet (batteries, batterie, battery).
-
-    A French plural and feminine come off first, so that nantais, nantaise and nantaises meet.
-    """
-    for end in ("s", "e", "s"):
-        if word.endswith(end) and len(word) > 5 and not word.endswith("ies"):
-            word = word[:-1]
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)] + ("i" if suffix in ("ies", "y") else "")
-    return word
-
-
-def content_words(text: str) -> list[str]:
-    """Stemmed content words of a text: no stop words, no one-letter tokens, no pure numbers."""
-    return [stem(w) for w in _WORD.findall(normalise(text)) if len(w) > 1 and w not in STOP_WORDS]
-
-
-def numbers_in(text: str) -> frozenset[str]:
-    """Amounts, counts and percentages of a text, normalised so that outlets' spellings meet.
-
-    ``45 millions``, ``45 M€``, ``€45m`` and ``€45 million`` all give ``"45000000"``; ``1 200`` and ``1,200`` give
-    ``"1200"``; ``6 %`` and ``6%`` give ``"6%"``. Bare numbers under 10 are dropped: "2 models", "5 years" are
-    too common to tell events apart. Model names (V9, Q3) and ordinals (3e, 1st) are not numbers. A change
-    "from X to Y" also gives X - Y: one outlet writes "400 € to 300 €", another "a 100 € cut".
-    """
-    found: set[str] = set()
-    previous: tuple[float, bool, int] | None = None  # value, is a percentage, end of match
-    clean = normalise(text)
-    for match in _NUMBER.finditer(clean):
-        whole, frac, mult, pct = match.groups()
-        value = float(re.sub(r"[ ,.]", "", whole))
-        if frac:
-            value += float(frac) / 10 ** len(frac)
-        if mult:
-            value = round(value * _MULTIPLIERS[mult], 2)  # 4.1 * 1e6 is 4099999.9999999995
-        if pct:
-            found.add(f"{value:g}%")
-        elif mult or value >= 10:
-            found.add(_number_key(value))
-        if previous and previous[1] == bool(pct) and _CHANGE.fullmatch(clean[previous[2]:match.start()]):
-            change = abs(previous[0] - value)
-            if change >= 10:
-                found.add(f"{change:g}%" if pct else _number_key(change))
-        previous = (value, bool(pct), match.end())
-    return frozenset(found)
-
-
-def _number_key(value: float) -> str:
-    return str(int(value)) if value.is_integer() else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -180,7 +84,9 @@ _MIN_SHARED = 3          # same-language pairs must share this many terms: "Édi
 _GENERIC_TITLE = 3       # a title carried by this many items is boilerplate ("Revue de presse"), not an event
 _TEXT_CHARS = 2000       # the lead of a long text says what the event is; the rest costs time, not evidence
 _COMMON_NUMBER = 8       # a figure quoted by more items than this (per thousand in big batches) is a name
-_MIN_COSINE = 0.2        # below this, two items of one language share only common words: not scored
+_KEY_DF = 40             # a key term used by more items than this names a topic, not an event (fixed: blocks
+#                          must not grow with the batch)
+_MIN_COSINE = 0.3        # below this, two items of one language share only common words: not scored
 
 
 @dataclass
@@ -191,21 +97,37 @@ class _Features:
     title: str
 
 
-def _terms_of(item: StoryItem, generic: frozenset[str]) -> tuple[list[str], str]:
-    """Weighted terms of an item (its title counts twice: headlines name the event) and its normalised title.
+@dataclass(frozen=True)
+class _Reading:
+    title: str                  # normalised words of the title, for reposts and boilerplate titles
+    head: tuple[str, ...]       # content words of the title
+    body: tuple[str, ...]       # content words of the text
+    numbers: frozenset[str]
+
+
+@lru_cache(maxsize=65536)  # a scheduler's passes read the same window again: each item is read once per process
+def _read(title: str, text: str) -> _Reading:
+    """What grouping reads in an item's title and text, each normalised once."""
+    title_words = WORD.findall(normalise(title))
+    clean = normalise(text[:_TEXT_CHARS])
+    text_words = WORD.findall(clean)
+    if text_words == title_words:
+        text_words, clean = [], ""  # feeds without a summary repeat the title as text: count it once
+    return _Reading(" ".join(title_words), tuple(content_words_of(title_words)), tuple(content_words_of(text_words)),
+                    numbers_of(f"{normalise(title)}\n{clean}"))
+
+
+def _terms_of(item: StoryItem, reading: _Reading, generic: frozenset[str]) -> list[str]:
+    """Weighted terms of an item: its title counts twice (headlines name the event), then its text, figures and
+    companies.
 
     Each company also gives one token, so that "Veloce" and "Vélocé SAS" meet; its name's words stay too, as an
     item whose entity was missed still writes the name. A boilerplate title is left out: it says nothing.
     """
-    title = " ".join(_WORD.findall(normalise(item.title)))
-    text = item.text[:_TEXT_CHARS]
-    if " ".join(_WORD.findall(normalise(text))) == title:
-        text = ""  # feeds without a summary repeat the title as text: count it once
-    head = [] if title in generic else content_words(item.title)
-    body = content_words(text)
-    numbers = ["#" + n for n in sorted(numbers_in(f"{item.title}\n{text}"))]
+    head = [] if reading.title in generic else list(reading.head)
+    numbers = ["#" + n for n in sorted(reading.numbers)]
     companies = ["@" + c for c in sorted(item.companies)]
-    return head * 2 + body + numbers + companies, title
+    return head * 2 + list(reading.body) + numbers + companies
 
 
 class _Batch:
@@ -218,52 +140,75 @@ class _Batch:
     def __init__(self, items: Sequence[StoryItem]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        titles = Counter(" ".join(_WORD.findall(normalise(it.title))) for it in items)
+        readings = [_read(it.title, it.text) for it in items]
+        titles = Counter(r.title for r in readings)
         generic = frozenset(t for t, n in titles.items() if n >= _GENERIC_TITLE)
-        numbers = [numbers_in(f"{it.title}\n{it.text[:_TEXT_CHARS]}") for it in items]
+        numbers = [r.numbers for r in readings]
         # A figure many items quote names a thing, not an event (the S&P 500, a model year): it neither matches nor
         # clashes. The same cap as for words, so that it does not grow with the batch.
         counts = Counter(n for found in numbers for n in found)
         common = {n for n, count in counts.items() if count > max(_COMMON_NUMBER, len(items) // 1000)}
         terms, self.features = [], []
-        for it, found in zip(items, numbers):
-            words, title = _terms_of(it, generic)
+        for it, reading in zip(items, readings):
+            words = _terms_of(it, reading, generic)
             terms.append(words)
-            self.features.append(_Features(terms=frozenset(words), numbers=found - common,
-                                           moves=it.labels & MOVE_LABELS, title=title))
+            self.features.append(_Features(terms=frozenset(words), numbers=reading.numbers - common,
+                                           moves=it.labels & MOVE_LABELS, title=reading.title))
         self.items = list(items)
         self.times = [it.published.timestamp() for it in items]
         if any(terms):
             vectorizer = TfidfVectorizer(analyzer=lambda words: words, sublinear_tf=True, dtype=np.float32)
             self.vectors = vectorizer.fit_transform(terms).tocsr()
-            keys = [col for term, col in vectorizer.vocabulary_.items() if term[0] in "#@"]
+            vocabulary = sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])
         else:  # nothing but empty items: no vocabulary to fit
             from scipy.sparse import csr_matrix
 
-            self.vectors, keys = csr_matrix((len(items), 1), dtype=np.float32), []
-        # The figures and companies alone: pairs that share one are scored even when their words differ (across
-        # languages, or long texts whose context dilutes the cosine).
-        self.keys = self.vectors[:, sorted(keys)].tocsr()
-        self.keys.data[:] = 1.0
+            self.vectors, vocabulary = csr_matrix((len(items), 1), dtype=np.float32), [("", 0)]
+        # Keys for the pairs whose cosine is low but whose components may still make them one event (across
+        # languages, long texts whose context dilutes the cosine): a figure few items quote, or a company together
+        # with a word or figure few items use. A common key alone (a company named by thousands of items) would
+        # make every pair of them a candidate, and grouping quadratic.
+        df = np.bincount(self.vectors.indices, minlength=len(vocabulary))
+        rare = (df >= 2) & (df <= _KEY_DF)
+        kinds = np.array([term[:1] for term, _ in vocabulary])
+        self.numbers = self._binary(rare & (kinds == "#"))
+        self.companies = self._binary(kinds == "@")
+        self.rare = self._binary(rare & (kinds != "@"))
         languages = {lang: code for code, lang in enumerate(sorted({it.lang for it in items}))}
         self.langs = np.array([languages[it.lang] for it in items])
 
+    def _binary(self, columns: np.ndarray):
+        matrix = self.vectors[:, np.flatnonzero(columns)].tocsr()
+        matrix.data[:] = 1.0
+        return matrix
+
     def neighbours(self, rows: Sequence[int], window_days: float, chunk: int = 256):
         """(row, other rows, cosines) for the pairs inside the window that could reach a threshold: within one
-        language a cosine of _MIN_COSINE, across languages any shared term, or a shared figure or company."""
+        language a cosine of _MIN_COSINE; in any language a rare shared figure, or a shared company with a rare
+        shared word or figure."""
         window = window_days * 86400
         times = np.asarray(self.times)
-        transposed, keys = self.vectors.T.tocsc(), self.keys.T.tocsc()
+        by_time = np.argsort(times, kind="stable")
+        sorted_times = times[by_time]
         for start in range(0, len(rows), chunk):
             block = list(rows[start:start + chunk])
-            products = (self.vectors[block] @ transposed).tocsr()
-            shared = (self.keys[block] @ keys).tocsr()
+            # Only the items within reach of the block are compared: rows come in time order, so a block spans
+            # a few days of a 30-day window.
+            lo = np.searchsorted(sorted_times, times[block].min() - window, side="left")
+            hi = np.searchsorted(sorted_times, times[block].max() + window, side="right")
+            span = by_time[lo:hi]
+            products = (self.vectors[block] @ self.vectors[span].T).tocsr()
+            keyed = ((self.numbers[block] @ self.numbers[span].T)
+                     + (self.companies[block] @ self.companies[span].T).multiply(self.rare[block] @ self.rare[span].T)
+                     ).tocsr()
             for pos, row in enumerate(block):
                 lo, hi = products.indptr[pos], products.indptr[pos + 1]
-                cols, sims = products.indices[lo:hi], products.data[lo:hi]
-                strong = (sims >= _MIN_COSINE) | (self.langs[cols] != self.langs[row])
-                strong |= np.isin(cols, shared.indices[shared.indptr[pos]:shared.indptr[pos + 1]], assume_unique=True)
-                keep = strong & (cols != row) & (np.abs(times[cols] - times[row]) <= window)
+                cols, sims = span[products.indices[lo:hi]], products.data[lo:hi]
+                near = np.abs(times[cols] - times[row]) <= window
+                cols, sims = cols[near], sims[near]
+                strong = (sims >= _MIN_COSINE) & (self.langs[cols] == self.langs[row])
+                strong |= np.isin(cols, span[keyed.indices[keyed.indptr[pos]:keyed.indptr[pos + 1]]])
+                keep = strong & (cols != row)
                 yield row, cols[keep], sims[keep]
 
     def mean_score(self, rows: list[int], others: list[int], window_days: float) -> float:
@@ -416,6 +361,12 @@ def extend_stories(known: Sequence[StoryItem], new: Sequence[StoryItem], *, wind
         raise ValueError("item ids must be unique")
     if not new:
         return {}
+    taken = {it.story if it.story is not None else it.id for it in known}
+    # Only the known items within reach of a new one take part (a pass over today's items reads the last days,
+    # not the whole window); document frequencies come from these items, the ones the pass compares.
+    reach = timedelta(days=window_days)
+    first, last = min(it.published for it in new) - reach, max(it.published for it in new) + reach
+    known = [it for it in known if first <= it.published <= last]
     items = [*known, *new]
     batch = _Batch(items)
     story: dict[int, int] = {}          # row -> story id
@@ -440,7 +391,7 @@ def extend_stories(known: Sequence[StoryItem], new: Sequence[StoryItem], *, wind
                     clashing.add(j)
         fitting = _fitting_stories(row, scores, clashing, items, story, members, threshold)
         if not fitting:
-            best = items[row].id
+            best = -row - 1  # a key no known story has; named at the end
             created.add(best)
             members[best] = []
         else:
@@ -454,8 +405,12 @@ def extend_stories(known: Sequence[StoryItem], new: Sequence[StoryItem], *, wind
                     best = _merge(best, other, story, members, created, changed, first_new)
         story[row] = best
         members[best].append(row)
-    # A new story is named by its smallest member id, as a grouping of the same items in one pass would name it.
-    rename = {sid: min(items[m].id for m in members[sid]) for sid in created if sid in members}
+    # A new story is named by its smallest member id, as a grouping of the same items in one pass would name it,
+    # unless a known story already has that name (an item whose story was forgotten, then grouped again).
+    rename = {}
+    for sid in created:
+        names = sorted(items[m].id for m in members[sid])
+        rename[sid] = next((name for name in names if name not in taken), names[0])
     return {items[row].id: rename.get(story[row], story[row]) for row in (*sorted(changed), *order)}
 
 

@@ -180,8 +180,8 @@ def nlp_cluster(obj, source: str) -> None:
       veille items --since 7d --format jsonl | veille nlp cluster -
     """
     from nlp.classify import classify_texts
-    from nlp.stage import parse_moment
-    from nlp.stories import StoryItem, group_stories
+    from nlp.stage import story_item
+    from nlp.stories import group_stories
     from watch.cli import err, handle_errors
 
     problems: list[UsageError] = []
@@ -197,12 +197,14 @@ def nlp_cluster(obj, source: str) -> None:
         now = datetime.now(timezone.utc)
         items = []
         for index, analysis in enumerate(classify_texts((t for t, _ in pairs), config)):
-            text, row = pairs[index]
-            published = min(parse_moment(row.get("published_at")) or now, now)
-            items.append(StoryItem(id=index, source=str(row.get("source") or f"input-{index}"), title=text.title,
-                                   text=text.text, lang=analysis.lang or "", published=published,
-                                   companies=frozenset(e["competitor"] or e["text"].lower() for e in analysis.entities),
-                                   labels=frozenset(l["label"] for l in analysis.labels)))
+            _, row = pairs[index]
+            # The row a store would hold for this input, so that the store's stories and these are one function's.
+            stored = {"id": index, "source": str(row.get("source") or f"input-{index}"), "title": row.get("title"),
+                      "summary": row.get("summary"), "text": row.get("text"), "lang": analysis.lang,
+                      "published_at": row.get("published_at"), "first_seen": row.get("first_seen"),
+                      "url": row.get("url"), "labels": analysis.labels,
+                      "companies": [e["competitor"] or e["text"].lower() for e in analysis.entities]}
+            items.append(story_item(stored, now, keep_story=False))
         groups = group_stories(items)
         for index, (text, _) in enumerate(pairs):
             click.echo(json.dumps({"id": text.id, "story": pairs[groups[index]][0].id}, ensure_ascii=False))
