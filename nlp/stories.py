@@ -38,8 +38,11 @@ MOVE_LABELS = frozenset(
 # (only names and acronyms), so companies, numbers and the move carry it instead.
 _SAME_LANG = {"text": 0.5, "numbers": 0.2, "companies": 0.1, "labels": 0.1, "time": 0.1}
 _CROSS_LANG = {"text": 0.2, "numbers": 0.3, "companies": 0.2, "labels": 0.2, "time": 0.1}
-_MOVE_CLASH = 0.5       # both report a move and no move is shared: a launch and a lawsuit are two events
+_MOVE_CLASH = 0.7       # both report a move and none is shared: maybe two events (a launch, a lawsuit); mild,
+#                          as the classifier calls one acquisition a launch in one outlet and an acquisition in the next
+_ACTOR_CLASH = 0.5      # both name companies and none is shared: two actors, two events
 _FIGURE_CLASH = 0.5     # both quote several figures and none match: probably two events (two products, two prices)
+_ONE_FIGURE_CLASH = 0.7  # each quotes one figure, not the same: "sales up 7 %" and "up 19 %" are two reports
 _SAME_SOURCE = 0.7      # one outlet rarely reports one event twice under two titles; follow-ups are news
 
 
@@ -92,7 +95,8 @@ _MIN_COSINE = 0.3        # below this, two items of one language share only comm
 @dataclass
 class _Features:
     terms: frozenset[str]       # stemmed content words, number and company tokens
-    numbers: frozenset[str]
+    numbers: frozenset[str]     # figures that tell events apart: those few items of the pass quote
+    figures: frozenset[str]     # every figure, common ones included
     moves: frozenset[str]
     title: str
 
@@ -153,7 +157,9 @@ class _Batch:
             words = _terms_of(it, reading, generic)
             terms.append(words)
             self.features.append(_Features(terms=frozenset(words), numbers=reading.numbers - common,
-                                           moves=it.labels & MOVE_LABELS, title=reading.title))
+                                           figures=reading.numbers, moves=it.labels & MOVE_LABELS,
+                                           # a title many items carry is no sign of a repost either
+                                           title="" if reading.title in generic else reading.title))
         self.items = list(items)
         self.times = [it.published.timestamp() for it in items]
         if any(terms):
@@ -231,7 +237,7 @@ class _Batch:
         outlet and an acquisition in the next, and a story must not lose its members to that.
         """
         a, b, fa, fb = self.items[i], self.items[j], self.features[i], self.features[j]
-        return ((min(len(fa.numbers), len(fb.numbers)) >= 2 and not fa.numbers & fb.numbers)
+        return (_figures_clash(fa, fb)
                 or bool(a.companies and b.companies and not a.companies & b.companies))
 
     def score(self, i: int, j: int, cosine: float, window_days: float) -> PairScore | None:
@@ -276,11 +282,18 @@ def _clashes(a: StoryItem, b: StoryItem, fa: _Features, fb: _Features) -> float:
     factor = 1.0
     if fa.moves and fb.moves and not fa.moves & fb.moves:
         factor *= _MOVE_CLASH
-    if min(len(fa.numbers), len(fb.numbers)) >= 2 and not fa.numbers & fb.numbers:
-        factor *= _FIGURE_CLASH
+    if _figures_clash(fa, fb):
+        factor *= _FIGURE_CLASH if min(len(fa.figures), len(fb.figures)) >= 2 else _ONE_FIGURE_CLASH
     if a.companies and b.companies and not a.companies & b.companies:
-        factor *= _MOVE_CLASH  # two different actors: two events, however alike the words
+        factor *= _ACTOR_CLASH  # two different actors: two events, however alike the words
     return factor
+
+
+def _figures_clash(fa: _Features, fb: _Features) -> bool:
+    """Both quote figures of their own and share none but common ones: "the S&P 500 fell 0.5 %" and "the S&P 500
+    rose 1.2 %" are two days' reports, "7 % more range" and "19 % more range" two products."""
+    shared = fa.figures & fb.figures
+    return not shared & fa.numbers and bool(fa.figures - shared) and bool(fb.figures - shared)
 
 
 def _time_agreement(a: StoryItem, b: StoryItem, window_days: float) -> float:
@@ -417,11 +430,13 @@ def extend_stories(known: Sequence[StoryItem], new: Sequence[StoryItem], *, wind
 def _fitting_stories(row: int, scores: dict[int, float], clashing: set[int], items: Sequence[StoryItem],
                      story: dict[int, int], members: dict[int, list[int]], threshold: float) -> list[int]:
     """Stories a newcomer fits, best first. A partner scores at least `threshold`, and among the story's recent
-    members: the mean score reaches GUARD (one close partner in a story of other events is not enough); fewer
-    members clash with the newcomer (other figures, another move) than agree with it (a daily market report quotes
+    members: the mean score of the better half reaches GUARD (one close partner in a story of other events is not
+    enough, while a newcomer to a large story need only resemble part of it, as rewordings do); fewer
+    members clash with the newcomer (other figures, other actors) than agree with it (a daily market report quotes
     new figures in the same words every day: each edition is its own event); and no member from the newcomer's
-    own source disagrees with it (an outlet that tells an event twice does so in alike words, so two unlike items
-    of one newsroom in one week, a launch and then a warranty, are two events)."""
+    own source scores under GUARD with it (an outlet that tells an event again does so in alike words, so two
+    unlike items of one newsroom in one week, a launch and then a warranty, are two events).
+    """
     fitting: list[int] = []
     source = items[row].source
     for j in sorted(scores, key=lambda j: (-scores[j], j)):
@@ -431,11 +446,12 @@ def _fitting_stories(row: int, scores: dict[int, float], clashing: set[int], ite
         if sid in fitting:
             continue
         recent = members[sid][-_GUARD_MEMBERS:]
-        if sum(scores.get(m, 0.0) for m in recent) / len(recent) < GUARD:
+        best_half = sorted((scores.get(m, 0.0) for m in recent), reverse=True)[:(len(recent) + 1) // 2]
+        if sum(best_half) / len(best_half) < GUARD:
             continue
         if sum(m in clashing for m in recent) >= sum(scores.get(m, 0.0) >= threshold for m in recent):
             continue
-        if any(items[m].source == source and scores.get(m, 0.0) < threshold for m in recent):
+        if any(items[m].source == source and scores.get(m, 0.0) < GUARD for m in recent):
             continue
         fitting.append(sid)
     return fitting

@@ -562,3 +562,17 @@ def test_nlp_cluster_reports_an_unreadable_line_and_groups_the_others() -> None:
     assert "-:2:" in result.stderr and "-:3:" in result.stderr and "-:4:" not in result.stderr
     stories = {row["id"]: row["story"] for row in map(json.loads, result.stdout.splitlines())}
     assert stories == {"fr": "fr", "en": "fr", "late": "late", "bare": "bare"}  # a future date counts as now
+
+
+def test_a_daily_report_in_the_same_words_is_a_new_event_each_day() -> None:
+    """A market column writes the same sentence every day with new figures: each day is its own event; two
+    outlets quoting the same day's figures tell one."""
+    days = [(0, "1,2", "4 012"), (1, "0,4", "3 996"), (2, "2,1", "4 080"), (3, "0,9", "4 043")]
+    items = [_item(300 + n, f"wire-{n % 2}", "fr", day, f"L'indice des ventes de VAE gagne {pct} % à {level} points",
+                   f"L'indice hebdomadaire des ventes de vélos électriques gagne {pct} % et termine à {level} points.",
+                   "", "economy") for n, (day, pct, level) in enumerate(days)]
+    same_day = _item(310, "other-wire", "fr", 0.1, "Ventes de VAE : l'indice progresse de 1,2 % à 4 012 points",
+                     "L'indice des ventes de vélos électriques progresse de 1,2 %, à 4 012 points.", "", "economy")
+    groups = group_stories([*items, same_day])
+    assert groups[same_day.id] == groups[300]
+    assert len({groups[it.id] for it in items}) == len(items)
