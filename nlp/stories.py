@@ -148,8 +148,8 @@ class _Batch:
         titles = Counter(r.title for r in readings)
         generic = frozenset(t for t, n in titles.items() if n >= _GENERIC_TITLE)
         numbers = [r.numbers for r in readings]
-        # A figure many items quote names a thing, not an event (the S&P 500, a model year): it neither matches nor
-        # clashes. The same cap as for words, so that it does not grow with the batch.
+        # A figure many items quote names a thing, not an event (the S&P 500, a model year): sharing it is no
+        # agreement, and the clash test looks past it (`_figures_clash`).
         counts = Counter(n for found in numbers for n in found)
         common = {n for n, count in counts.items() if count > max(_COMMON_NUMBER, len(items) // 1000)}
         terms, self.features = [], []
