@@ -54,6 +54,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from measure import run_measured, veille_command  # noqa: E402 (bench/ is on sys.path)
+from stories import child_grouping  # noqa: E402 (bench/stories.py, step 4)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path and this file, named nlp.py, would shadow the `nlp`
@@ -64,6 +65,7 @@ TARGET_RATIO_VS_BARE = 0.75
 TARGET_MODELS_RATE = 80.0
 TARGET_BLANK_RATE = 1000.0
 TARGET_PEAK_MB = 1000.0
+TARGET_GROUPING_S = 2.0       # issue #14: 1,000 new items against a 20,000-item window
 FR_SHARE = 0.6
 
 # -- phrase banks --------------------------------------------------------------------------------------------------
@@ -617,7 +619,7 @@ def child_phases(config_path: str) -> dict:
     classify_mod.load_model = timed("load: textcat model", classify_mod.load_model)
     classify_mod.detect_language = timed("language detection", classify_mod.detect_language)
     classify_mod.predict = timed("textcat predict", classify_mod.predict)
-    stage.group_stories = timed("stories: group_stories", stage.group_stories)
+    stage.extend_stories = timed("stories: extend_stories", stage.extend_stories)
     stage.score_item = timed("scoring: score_item", stage.score_item)
     rescore = timed("rescore (total)", stage.rescore)
     marks: dict[str, float] = {}
@@ -738,12 +740,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, metavar="B",
                         help="batch size of the bare nlp.pipe baseline (default 64, as veille's classifier)")
     parser.add_argument("--no-phases", action="store_true", help="skip the in-process phase timings (p1), (p2)")
-    parser.add_argument("--steps", default="1,2,3", metavar="LIST",
-                        help="which of the measured steps 1, 2, 3 to run (default 1,2,3; e.g. --steps 1,3)")
+    parser.add_argument("--steps", default="1,2,3,4", metavar="LIST",
+                        help="which of the measured steps 1, 2, 3, 4 to run (default 1,2,3,4; e.g. --steps 1,3; "
+                             "4 needs 2)")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also cProfile the stage in-process with the models and print the TOP functions")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, dbs, logs)")
-    parser.add_argument("--child", choices=["baseline", "phases", "profile"], help=argparse.SUPPRESS)
+    parser.add_argument("--new", type=int, default=1000, metavar="K",
+                        help="(4): group the K newest items against the others (default 1000)")
+    parser.add_argument("--child", choices=["baseline", "phases", "profile", "grouping"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -756,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(child_baseline(args.db, args.batch_size)))
         elif args.child == "phases":
             print(json.dumps(child_phases(args.config)))
+        elif args.child == "grouping":
+            print(json.dumps(child_grouping(args.config, args.new)))
         else:
             print(child_profile(args.config, args.profile))
         return 0
@@ -763,8 +770,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.items < 1 or args.days <= 0 or args.batch_size < 1:
         parser.error("--items, --days and --batch-size must be positive")
     chosen = {step.strip() for step in args.steps.split(",") if step.strip()}
-    if not chosen or not chosen <= {"1", "2", "3"}:
-        parser.error("--steps takes a comma-separated list of 1, 2 and 3")
+    if not chosen or not chosen <= {"1", "2", "3", "4"}:
+        parser.error("--steps takes a comma-separated list of 1, 2, 3 and 4")
+    if "4" in chosen and "2" not in chosen:
+        parser.error("step 4 groups the items that step 2 classified: --steps 2,4")
+    if not 0 < args.new < args.items:
+        parser.error("--new must be between 1 and --items - 1")
     try:
         import spacy
         from watch.config import load_config  # noqa: F401
@@ -784,11 +795,20 @@ def main(argv: list[str] | None = None) -> int:
         ("1", "(1) veille classify, models"),
         ("2", "(2) veille classify, blank + rules"),
         ("3", "(3) bare nlp.pipe, fr_core_news_sm"),
+        ("4", "(4) story grouping, newest items vs window"),
     ]}
     phases: dict[str, dict] = {}
     cpu: dict[str, dict] = {}  # CPU seconds and memory of all the processes of steps (1) and (2)
     me = [sys.executable, str(Path(__file__).resolve())]
     budget = 600 + args.items * 0.1
+
+    def child_result(step: Step, out: str, rc: int, err: str) -> dict | None:
+        """The JSON a measuring child printed last, or None with the step marked broken."""
+        result = last_json(out)
+        if result is None:
+            broke.append(f"{step.label.split(' ')[0]} exited {rc}: {err.strip()[-800:]}")
+            step.ok = False
+        return result
 
     def progress(text: str) -> None:
         print(f"  .. {text}", file=sys.stderr, flush=True)
@@ -864,17 +884,28 @@ def main(argv: list[str] | None = None) -> int:
             wall, rc, step.peak_mb, out, err = run_measured(
                 me + ["--child", "baseline", "--db", str(master), "--batch-size", str(args.batch_size)], env, work,
                 "baseline", budget)
-            result = last_json(out)
-        if "3" not in chosen:
-            pass
-        elif result is None:
-            broke.append(f"(3) exited {rc}: {err.strip()[-800:]}")
-            step.ok = False
-        else:
+            result = child_result(step, out, rc, err)
+        if result is not None:
             step.wall, step.items = result["seconds"], result["items"]
             step.note = (f"pipe loop only; spacy.load took {result['load_seconds']:.2f} s, the process {wall:.2f} s; "
                          f"pipeline {'+'.join(result['pipeline'])}, batch_size {result['batch_size']}, "
                          f"{result['tokens'] / result['items']:.0f} tokens per item, one process")
+
+        step = steps["4"]
+        if "4" in chosen and steps["2"].ok:
+            progress(step.label)
+            shutil.copy(work / "blank.db", work / "grouping.db")
+            write_config(work / "grouping.yaml", "grouping.db", models=False)
+            wall, rc, step.peak_mb, out, err = run_measured(
+                me + ["--child", "grouping", "--config", str(work / "grouping.yaml"), "--new", str(args.new)], env,
+                work, "grouping", budget)
+            result = child_result(step, out, rc, err)
+            if result is not None:
+                step.wall, step.items = result["seconds"], result["new"]
+                step.note = (f"extend_stories only: {result['new']} new items against a window of {result['window']} "
+                             f"(read in {result['read']:.2f} s), {result['joined']} joined a story; the whole "
+                             f"incremental pass (nlp.stage.rescore: read, group, score, write) "
+                             f"{result['pass_seconds']:.2f} s, {result['pass_scored']} items rescored")
 
         if not args.no_phases:
             for key, models in (("p1", True), ("p2", False)):
@@ -924,13 +955,13 @@ def main(argv: list[str] | None = None) -> int:
     if phases:
         names = ["start-up + imports", "load: spaCy pipelines (+ rules)", "load: textcat model", "store: ids_to_classify",
                  "language detection", "textcat predict", "spaCy pipe + rules + fill (rest of analyse)",
-                 "store: save_classification", "store: classified_since", "stories: group_stories",
+                 "store: save_classification", "store: classified_since", "stories: extend_stories",
                  "scoring: score_item", "store: save_scores", "rescore: the rest", "total (stage.classify + imports)"]
         rows = []
         columns = {}
         for key, result in phases.items():
             t = Counter(result["timers"])
-            rest_rescore = t["rescore (total)"] - t["stories: group_stories"] - t["scoring: score_item"] \
+            rest_rescore = t["rescore (total)"] - t["stories: extend_stories"] - t["scoring: score_item"] \
                 - t["store: classified_since"] - t["store: save_scores"]
             analyse = result["total"] - t["rescore (total)"] - t["load: spaCy pipelines (+ rules)"] \
                 - t["load: textcat model"] - t["store: ids_to_classify"] - t["language detection"] \
@@ -975,6 +1006,9 @@ def main(argv: list[str] | None = None) -> int:
         peak = max(step.peak_mb or 0.0, cpu.get(key, {}).get("pss_peak_mb", 0.0)) or None
         target(f"{step.label.split(' ')[0]}: peak memory, all processes", f"{peak:.0f} MB" if peak else "-",
                f"< {TARGET_PEAK_MB:.0f} MB", peak < TARGET_PEAK_MB if peak else None)
+    four = steps["4"]
+    target(f"(4): grouping {args.new} new items against the window", fmt(four.wall, ".2f") + " s" if four.wall else "-",
+           f"< {TARGET_GROUPING_S:.0f} s", (four.wall < TARGET_GROUPING_S and four.ok) if four.wall else None)
     print("Targets")
     print_table(["target", "measured", "goal", "result"], targets, right={1})
     if profile_text:

@@ -41,8 +41,8 @@ CONTRAST_PAIRS = [("text", "card"), ("muted", "card"), ("link", "card"), ("on_ac
 
 TEXTS = {
     "fr": {"colon": "\u00a0:", "title": "Veille", "week": "Semaine", "day": "Journée du", "items": "articles", "item": "article",
-           "why": "Pourquoi", "also_one": "Aussi rapporté par 1 autre source",
-           "also_many": "Aussi rapporté par {n} autres sources", "grade": "fiabilité", "published": "publié le",
+           "why": "Pourquoi", "also_one": "Également repris par 1 source\u00a0: {names}",
+           "also_many": "Également repris par {n} sources\u00a0: {names}", "grade": "fiabilité", "published": "publié le",
            "older": "publié il y a {days} jours (−{points})", "chart": "Articles par catégorie",
            "chart_alt": "Graphique en barres : articles par catégorie sur les 7 derniers jours, comparés à la "
                         "moyenne hebdomadaire des 4 semaines précédentes.",
@@ -58,8 +58,8 @@ TEXTS = {
            "alert": "Alerte", "alert_intro": "Un article dépasse votre seuil d'alerte ({min_score}).",
            "unknown_date": "date inconnue", "competitor": "Concurrent"},
     "en": {"colon": ":", "title": "Market watch", "week": "Week", "day": "Day of", "items": "items", "item": "item",
-           "why": "Why", "also_one": "Also reported by 1 other source",
-           "also_many": "Also reported by {n} other sources", "grade": "reliability", "published": "published",
+           "why": "Why", "also_one": "Also reported by 1 source: {names}",
+           "also_many": "Also reported by {n} sources: {names}", "grade": "reliability", "published": "published",
            "older": "published {days} days ago (−{points})", "chart": "Items per category",
            "chart_alt": "Bar chart: items per category over the last 7 days, compared with the weekly average of "
                         "the 4 weeks before.",
@@ -180,11 +180,13 @@ class Renderer:
         moves_first = sorted(row["labels"], key=lambda l: (l["axis"] != "moves", -l["score"]))
         also = ""
         if pick.also:
-            also = self.t["also_one"] if pick.also == 1 else self.t["also_many"].format(n=pick.also)
+            names = ", ".join(self.sources[s].name if s in self.sources else s for s in pick.also_sources)
+            also = (self.t["also_one"] if pick.also == 1 else self.t["also_many"]).format(n=pick.also, names=names)
         competitor = row["actor_competitor"] or min(pick.companies, default="")
         return {"id": row["id"], "title": " ".join((row["title"] or "").split()) or row["url"] or "—",
                 "url": safe_url(row["url"]), "source": source.name if source else row["source"],
-                "grade": source.reliability if source else "F", "date": self.date(row["published_at"]),
+                "grade": source.reliability if source else "F",
+                "date": self.date(pick.earliest or row["published_at"]),  # a story dates from its first report
                 "summary": short_summary(row["summary"]), "score": pick.rank_score,
                 "labels": [self.names.get(l["label"], l["label"]) for l in moves_first],
                 "why": why, "also": also, "competitor": self.names.get(competitor, competitor)}

@@ -19,6 +19,7 @@ from typing import Any
 
 from digests.periods import audience_zone
 from digests.sections import section_title, sections_for
+from digests.stories import show_stories
 from nlp.text import fold
 from nlp.trends import iso_week, rising_terms
 from watch.config import Audience, Config, Section
@@ -49,7 +50,9 @@ class Pick:
     age_days: float
     find_themes: Callable[[], set[str]]              # computed when a filter asks (matching keywords costs)
     also: int = 0                                   # other sources that told the same story
+    also_sources: list[str] = field(default_factory=list)  # their ids
     folded: list[int] = field(default_factory=list)  # items of the same story shown through this one
+    earliest: str | None = None                     # the story's first publication (ISO), when known
 
     @property
     def id(self) -> int:
@@ -204,7 +207,7 @@ def candidates(config: Config, store: Any, audience: Audience, since: datetime, 
             if pick.rank_score >= min_score and interested(pick, audience):
                 picks.append(pick)
     kept = _one_per_story(picks)
-    _count_other_sources(store, kept, blocked)
+    show_stories(config, store, audience, kept, blocked)
     return kept
 
 
@@ -245,13 +248,6 @@ def _one_per_story(picks: list[Pick]) -> list[Pick]:
             best[story] = pick
         kept.append(pick)
     return kept
-
-
-def _count_other_sources(store: Any, picks: list[Pick], blocked: set[str]) -> None:
-    by_story = store.story_sources(pick.row["story"] for pick in picks)
-    for pick in picks:
-        told = set(pick.row["sources"]) | by_story.get(pick.row["story"], set())
-        pick.also = len(told - blocked - {pick.row["source"]})
 
 
 def _fill_sections(audience: Audience, picks: list[Pick], source_types: dict[str, str]) -> list[SectionContent]:

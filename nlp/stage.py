@@ -13,10 +13,10 @@ from typing import Any
 
 from nlp.classify import Classifier, TextInput
 from nlp.score import credibility, score_item
-from nlp.stories import StoryItem, group_stories, story_sources
+from nlp.stories import StoryItem, extend_stories, independent_sources
 
 log = logging.getLogger(__name__)
-STORY_HORIZON_DAYS = 30  # stories and scores are recomputed over the items first seen in this window
+STORY_HORIZON_DAYS = 30  # new items are grouped against the items first seen in this window
 CHUNK = 500
 # Below this many items, a second process (which builds its own pipelines, a few seconds) does not pay for itself.
 PARALLEL_MIN_ITEMS = 1500
@@ -44,26 +44,36 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
             report.classified += store.save_classification(a.as_record() for a in chunk)
             if progress:
                 progress(report.classified, len(ids))
-    report.scored, report.stories = rescore(config, store)
+    report.scored, report.stories = rescore(config, store, regroup=everything)
     return report
 
 
-def rescore(config: Any, store: Any, now: datetime | None = None) -> tuple[int, int]:
-    """Group the recent items into stories, derive credibility from corroboration, and score them."""
+def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bool = False) -> tuple[int, int]:
+    """Group the new items into stories, derive credibility from corroboration, and score what changed.
+
+    Incremental: items never grouped (story not set) join the stories of the recent window or start new ones; known
+    items are not compared again, so a pass costs what its new items cost. Only the items of stories that grew or
+    merged are scored again (their corroboration changed), or every recent item with `regroup` (`classify --all`).
+    Returns (items scored, stories of the window told by more than one independent source).
+    """
     now = now or datetime.now(timezone.utc)
     rows = store.classified_since(now - timedelta(days=STORY_HORIZON_DAYS))
     if not rows:
         return 0, 0
-    items = [StoryItem(id=r["id"], source=r["source"], title=r["title"] or "", text=r["summary"] or r["text"] or "",
-                       lang=r["lang"] or "", published=datetime.fromisoformat(r["published_at"]),
-                       companies=frozenset(r["companies"]), labels=frozenset(l["label"] for l in r["labels"]),
-                       url=r["url"] or "") for r in rows]
-    groups = group_stories(items)
-    sources = story_sources(items, groups)
+    items = [story_item(r, now, keep_story=not regroup) for r in rows]
+    known = [it for it in items if it.story is not None]
+    new = [it for it in items if it.story is None]
+    changes = extend_stories(known, new)
+    groups = {it.id: changes.get(it.id, it.story) for it in items}
+    touched = set(changes.values()) | {it.story for it in known if it.id in changes}
+    own = frozenset(s.id for s in config.sources if s.type == "competitor") if config else frozenset()
+    sources = independent_sources(items, groups, own=own)
     updates = []
     for row in rows:
         story = groups[row["id"]]
-        breadth = len(sources.get(story, {row["source"]}))
+        if story not in touched:
+            continue
+        breadth = len(sources.get(story, ()))
         if row.get("credibility_by") == "analyst":
             cred, cred_by = row["credibility"], "analyst"
         else:
@@ -73,3 +83,24 @@ def rescore(config: Any, store: Any, now: datetime | None = None) -> tuple[int, 
         updates.append((row["id"], score, json.dumps(reasons, ensure_ascii=False), story, cred, cred_by))
     store.save_scores(updates)
     return len(updates), sum(1 for s in sources.values() if len(s) > 1)
+
+
+def story_item(row: dict[str, Any], now: datetime, *, keep_story: bool = True) -> StoryItem:
+    """A stored item as story grouping sees it; a missing or future date counts as first seen, at the latest now."""
+    published = parse_moment(row.get("published_at")) or parse_moment(row.get("first_seen")) or now
+    return StoryItem(id=row["id"], source=row["source"], title=row.get("title") or "",
+                     text=row.get("summary") or row.get("text") or "", lang=row.get("lang") or "",
+                     published=min(published, now), companies=frozenset(row["companies"]),
+                     labels=frozenset(l["label"] for l in row["labels"]), url=row.get("url") or "",
+                     story=row.get("story") if keep_story else None)
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 moment (UTC when no zone is given), or None when there is none or it cannot be read."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

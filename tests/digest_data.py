@@ -98,6 +98,7 @@ class Seed:
     published: datetime | None = None
     story: int | None = None       # index (in the same seed call) of the item whose story this one joins
     extra_sources: tuple[str, ...] = ()
+    lang: str = "fr"
     reasons: list[dict] = field(default_factory=list)
     terms: tuple[tuple[str, str], ...] = ()  # (term, kind) for the rising trends
 
@@ -119,7 +120,7 @@ def seed(store, seeds: list[Seed], now: datetime | None = None) -> list[int]:
         row = store.conn.execute("select id from items where guid = ?", [entry.guid]).fetchone()
         ids.append(row[0])
     store.save_classification([{
-        "id": item_id, "lang": "fr", "lang_confidence": 1.0, "lang_how": "test", "flags": [], "terms": list(item.terms),
+        "id": item_id, "lang": item.lang, "lang_confidence": 1.0, "lang_how": "test", "flags": [], "terms": list(item.terms),
         "labels": [{"axis": TAXONOMY_AXIS[label], "label": label, "score": 0.9, "by": "model"} for label in item.labels],
         "entities": [{"text": c.title(), "label": "ORG", "competitor": c} for c in item.competitors],
         "actor": item.actor, "actor_competitor": item.actor,

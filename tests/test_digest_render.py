@@ -108,7 +108,8 @@ def test_a_link_that_is_not_http_is_never_rendered_as_a_link(config, store, item
 
 
 def test_each_item_shows_source_grade_date_summary_labels_reasons_and_corroboration(config, store, items):
-    seed(store, [Seed("Veloce buys Rouléo", source="trade", score=60, labels=("acquisition",), story=None)])
+    seed(store, [Seed("Veloce buys Rouléo", source="trade", score=60, labels=("acquisition",), story=None,
+                      lang="en")])
     newest = store.conn.execute("select max(id) from items").fetchone()[0]
     store.save_scores([(newest, 60, "[]", items[0], 3, "corroboration")])
     text = rendered(config, store, "direction").text
@@ -124,7 +125,7 @@ def test_each_item_shows_source_grade_date_summary_labels_reasons_and_corroborat
     assert "Résumé de l'article. Deuxième phrase." in block and "Troisième" not in block
     assert "[Acquisition]" in block
     assert "Pourquoi\u00a0: Mentionne Veloce (concurrent direct) · Acquisition du concurrent" in block
-    assert "Aussi rapporté par 1 autre source" in block
+    assert "Également repris par 1 source\u00a0: Trade Weekly" in block  # the other source, named
 
 
 def test_short_summary_keeps_one_or_two_sentences():

@@ -71,20 +71,44 @@ def test_internal_sources_never_reach_an_external_audience(config, store):
                                                            "Prix publics"]
 
 
-def test_a_story_is_shown_once_with_the_number_of_other_sources(config, store):
+def test_a_story_is_shown_once_in_the_audience_language_with_the_other_sources(config, store):
+    now = now_plus()
     ids = seed(store, [
-        Seed("Veloce rachète Rouléo", score=88, labels=("acquisition",), competitors=("veloce",), actor="veloce"),
-        Seed("Veloce buys Rouléo", source="trade", score=84, labels=("acquisition",), competitors=("veloce",),
-             actor="veloce", story=0),
-        Seed("Rachat de Rouléo : les détails", score=80, labels=("acquisition",), competitors=("rouleo",), story=0,
-             extra_sources=("notes",)),
+        Seed("Veloce rachète Rouléo", score=80, labels=("acquisition",), competitors=("veloce",), actor="veloce",
+             published=now - timedelta(days=1)),
+        # The best-ranked item of the story is English, from the best-graded source, and the first report.
+        Seed("Veloce buys Rouléo", source="trade", score=88, labels=("acquisition",), competitors=("veloce",),
+             actor="veloce", story=0, lang="en", published=now - timedelta(days=2)),
+        Seed("Rachat de Rouléo : les détails", score=78, labels=("acquisition",), competitors=("rouleo",), story=0,
+             extra_sources=("notes",), published=now - timedelta(hours=20)),
     ])
     picked = selected(config, store, "direction")
+    # A French audience reads the French item of the best grade (press: B), once; the story keeps its first date.
     assert titles(picked) == ["Veloce rachète Rouléo"]
     pick = picked.picks[0]
-    assert pick.also == 2  # trade and notes told it besides press
+    assert pick.also == 2 and pick.also_sources == ["notes", "trade"]  # trade and notes told it besides press
     assert sorted(pick.folded) == sorted(ids[1:])
     assert {(row[0], row[3]) for row in picked.item_rows()} == {(ids[0], 1), (ids[1], 0), (ids[2], 0)}
+    first = store.conn.execute("select published_at from items where id = ?", [ids[1]]).fetchone()[0]
+    assert pick.earliest == first
+    # The R&D team reads English: the same story through the English item (it is not in its interests by
+    # label, so ask the selection directly with the direction's interests in English).
+    english = config.audiences[0].model_copy(update={"id": "direction-en", "language": "en"})
+    from digests.select import candidates
+
+    shown = candidates(config, store, english, now - timedelta(days=7), now, 0)
+    assert [p.row["title"] for p in shown] == ["Veloce buys Rouléo"]
+    assert shown[0].also_sources == ["notes", "press"]
+
+
+def test_a_story_without_the_audience_language_shows_the_best_graded_source(config, store):
+    now = now_plus()
+    seed(store, [
+        Seed("Veloce buys Rouléo (press)", score=90, labels=("acquisition",), competitors=("veloce",), lang="en"),
+        Seed("Veloce buys Rouléo (trade)", source="trade", score=70, labels=("acquisition",),
+             competitors=("veloce",), story=0, lang="en"),
+    ])
+    assert titles(selected(config, store, "direction", now)) == ["Veloce buys Rouléo (trade)"]  # grade A over B
 
 
 def test_default_sections_of_the_direction_and_rd(config, store):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import html
+import json
+import random
 import re
+import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
-from nlp.stories import MOVE_LABELS, StoryItem, group_stories, numbers_in, pair_scores, story_sources
+from nlp.stories import (MOVE_LABELS, StoryItem, extend_stories, group_stories, independent_sources, pair_scores,
+                         story_sources)
+from nlp.story_words import numbers_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTOR = ROOT / "watch" / "demo" / "sector.yaml"
@@ -405,3 +411,168 @@ def test_edge_cases() -> None:
     assert group_stories([one]) == {1: 1}
     with pytest.raises(ValueError):
         group_stories([one, one])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Incremental grouping: a pass groups only new items, and its stories are those of one pass over everything
+
+
+def test_two_passes_give_the_stories_of_one(demo: dict[str, StoryItem], demo_groups: dict[int, int]) -> None:
+    ordered = sorted(demo.values(), key=lambda it: (it.published, it.id))
+    early, late = ordered[: len(ordered) // 2], ordered[len(ordered) // 2:]
+    first = group_stories(early)
+    known = [StoryItem(**{**it.__dict__, "story": first[it.id]}) for it in early]
+    changes = extend_stories(known, late)
+    assert {it.id for it in late} <= set(changes)
+    assert set(changes) - {it.id for it in late} <= {it.id for it in early}  # only merged stories move
+    groups = {**first, **changes}
+    for name, keys in EXPECTED_STORIES.items():
+        assert len({groups[demo[key].id] for key in keys}) == 1, name
+    assert sorted(sorted(keys) for keys in multi_item_stories(demo, groups)) == \
+        sorted(sorted(keys) for keys in multi_item_stories(demo, demo_groups))
+
+
+def test_a_story_grows_over_days_one_item_at_a_time() -> None:
+    """Each report is a day after the previous one: the first and the last are a week apart, beyond the window,
+    and the story still holds them all, since each newcomer meets the story's recent members."""
+    days = [_item(20 + n, f"outlet-{n}", "en", 1.5 * n, f"Pedalis recall of Urban 5 bikes widens, update {n}",
+                  "Pedalis recalls 800 Urban 5 e-bikes over a brake caliper fault; dealers check the calipers.",
+                  "pedalis", "legal") for n in range(6)]
+    known: list[StoryItem] = []
+    for item in days:
+        story = extend_stories(known, [item])[item.id]
+        known.append(StoryItem(**{**item.__dict__, "story": story}))
+    assert {it.story for it in known} == {20}
+
+
+def test_an_item_forgotten_then_grouped_again_keeps_other_stories_apart() -> None:
+    """A known story may be named after an item that is new again (its story was reset): no two stories share
+    a name."""
+    acquisition, recall = REWORDED[0], REWORDED[3]
+    known = [StoryItem(**{**REWORDED[1].__dict__, "story": acquisition.id})]
+    changes = extend_stories(known, [acquisition, recall])
+    assert changes[acquisition.id] == acquisition.id and changes[recall.id] == recall.id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input: none crashes a pass, none becomes a giant story
+
+
+def test_items_without_title_or_text_stay_alone() -> None:
+    empty = [_item(100 + n, f"feed-{n}", "", 0.0, "", "", "", "") for n in range(5)]
+    assert group_stories(empty) == {it.id: it.id for it in empty}
+    mixed = [*empty, *REWORDED]
+    groups = group_stories(mixed)
+    assert all(groups[it.id] == it.id for it in empty) and groups[2] == groups[3] == 1
+
+
+@pytest.mark.parametrize("title", ["Communiqué de presse", "Édito", "Revue de presse de la semaine"])
+def test_identical_generic_titles_from_unrelated_feeds_stay_apart(title: str) -> None:
+    bodies = ["", "Le groupe publie ses résultats annuels.", "Nouvelle boutique à Lille.", "",
+              "Nomination d'un directeur commercial.", "Lancement d'un casque connecté."]
+    items = [_item(200 + n, f"feed-{n}", "fr", 0.1 * n, title, body, "", "") for n, body in enumerate(bodies)]
+    assert group_stories(items) == {it.id: it.id for it in items}
+
+
+def test_a_companys_weekly_column_does_not_swallow_its_news(demo: dict[str, StoryItem]) -> None:
+    """Veloce's newsroom publishes a weekly round-up that names each of the week's news in a line."""
+    news = [demo[key] for key in ("veloce/veloce-acquisition-kargo-lab", "veloce/veloce-lance-le-v9",
+                                  "veloce/veloce-recrute-60-saint-etienne", "veloce/veloce-campagne-lyon-sans-voiture")]
+    base = max(it.published for it in news)
+    columns = [StoryItem(id=900 + week, source="veloce", title="La semaine de Veloce",
+                         text=" ".join(it.title + "." for it in news), lang="fr",
+                         published=base + timedelta(days=7 * week, hours=2), companies=frozenset({"veloce", "kargo lab"}),
+                         labels=frozenset({"acquisition", "launch", "workforce", "campaign"})) for week in range(3)]
+    items = [*demo.values(), *columns]
+    groups = group_stories(items)
+    assert all(groups[c.id] == c.id for c in columns)  # neither a story of its own news nor of the other weeks'
+    kargo = {groups[demo[key].id] for key in EXPECTED_STORIES["kargo-lab"]}
+    assert len(kargo) == 1
+
+
+def test_thousands_of_items_in_one_day_make_no_giant_story() -> None:
+    """3,000 generated items published within one day (a noisy day of many feeds): the pass ends in seconds and
+    no story takes in more than a handful of items."""
+    rng = random.Random(14)
+    vocabulary = [f"{rng.choice('bcdfglmprstv')}{rng.choice('aeiou')}{rng.choice('nrst')}{rng.choice('aeiou')}"
+                  f"{rng.choice('lmnrx')}" for _ in range(3000)]
+    common = vocabulary[:30]  # words every outlet uses
+    items = []
+    for n in range(3000):
+        words = rng.sample(common, 4) + rng.sample(vocabulary[30:], 6)
+        items.append(StoryItem(id=n, source=f"feed-{n % 300}", title=" ".join(words[:6]).capitalize(),
+                               text=" ".join(words) + f" {rng.randint(10, 10_000)}", lang=rng.choice(["fr", "en"]),
+                               published=NOW - timedelta(minutes=rng.uniform(0, 1440)),
+                               companies=frozenset(), labels=frozenset()))
+    begin = time.perf_counter()
+    groups = group_stories(items)
+    assert time.perf_counter() - begin < 30
+    sizes = Counter(groups.values())
+    assert max(sizes.values()) <= 3
+
+
+def test_missing_unreadable_and_future_dates_count_as_first_seen_at_the_latest_now() -> None:
+    from nlp.stage import story_item
+
+    row = {"id": 1, "source": "feed", "title": "Titre", "summary": None, "text": None, "lang": "fr", "url": None,
+           "companies": [], "labels": [], "first_seen": "2026-03-01T10:00:00+00:00"}
+    assert story_item({**row, "published_at": None}, NOW).published == datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    assert story_item({**row, "published_at": "hier"}, NOW).published == datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    assert story_item({**row, "published_at": "2099-01-01T00:00:00"}, NOW).published == NOW
+    assert story_item({**row, "published_at": None, "first_seen": None}, NOW).published == NOW
+    assert story_item({**row, "published_at": "2026-03-02T08:00:00"}, NOW).published.tzinfo is not None
+
+
+def test_independent_sources_leave_out_newsrooms_and_syndicated_copies(demo: dict[str, StoryItem],
+                                                                        demo_groups: dict[int, int]) -> None:
+    kargo = story_of(demo, demo_groups, "veloce/veloce-acquisition-kargo-lab")
+    wire = demo["euromobility/veloce-buys-kargo-lab"]
+    copy = StoryItem(**{**wire.__dict__, "id": 5000, "source": "regional-daily", "title": "Veloce rachète Kargo Lab",
+                        "published": wire.published + timedelta(hours=3)})
+    items = [*demo.values(), copy]
+    groups = group_stories(items)
+    assert groups[copy.id] == kargo
+    told = independent_sources(items, groups, own=frozenset({"veloce"}))[kargo]
+    assert told == {"cyclehebdo", "bikeindustry", "euromobility"}  # not the newsroom, not the copy
+    assert story_sources(items, groups)[kargo] == told | {"veloce", "regional-daily"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# veille nlp cluster
+
+
+def test_nlp_cluster_reports_an_unreadable_line_and_groups_the_others() -> None:
+    from click.testing import CliRunner
+
+    from watch.cli import main
+
+    rows = [json.dumps({"id": "fr", "title": "Pedalis rachète Motiva pour 30 millions d'euros", "source": "a",
+                        "text": "Le fabricant Pedalis rachète le motoriste Motiva pour 30 millions d'euros.",
+                        "published_at": "2026-05-04T08:00:00+00:00"}),
+            "{not json",
+            json.dumps(["a list"]),
+            json.dumps({"id": "en", "title": "Pedalis buys Motiva in €30m deal", "source": "b",
+                        "text": "Pedalis buys motor maker Motiva for €30 million.", "published_at": "2026-05-04T09:00"}),
+            json.dumps({"id": "late", "title": "Pedalis rachète Motiva pour 30 millions d'euros", "source": "c",
+                        "published_at": "2999-01-01T00:00:00+00:00"}),
+            json.dumps({"id": "bare"})]
+    result = CliRunner().invoke(main, ["--config", str(ROOT / "sources.yaml"), "nlp", "cluster", "-"],
+                                input="\n".join(rows) + "\n", catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "-:2:" in result.stderr and "-:3:" in result.stderr and "-:4:" not in result.stderr
+    stories = {row["id"]: row["story"] for row in map(json.loads, result.stdout.splitlines())}
+    assert stories == {"fr": "fr", "en": "fr", "late": "late", "bare": "bare"}  # a future date counts as now
+
+
+def test_a_daily_report_in_the_same_words_is_a_new_event_each_day() -> None:
+    """A market column writes the same sentence every day with new figures: each day is its own event; two
+    outlets quoting the same day's figures tell one."""
+    days = [(0, "1,2", "4 012"), (1, "0,4", "3 996"), (2, "2,1", "4 080"), (3, "0,9", "4 043")]
+    items = [_item(300 + n, f"wire-{n % 2}", "fr", day, f"L'indice des ventes de VAE gagne {pct} % à {level} points",
+                   f"L'indice hebdomadaire des ventes de vélos électriques gagne {pct} % et termine à {level} points.",
+                   "", "economy") for n, (day, pct, level) in enumerate(days)]
+    same_day = _item(310, "other-wire", "fr", 0.1, "Ventes de VAE : l'indice progresse de 1,2 % à 4 012 points",
+                     "L'indice des ventes de vélos électriques progresse de 1,2 %, à 4 012 points.", "", "economy")
+    groups = group_stories([*items, same_day])
+    assert groups[same_day.id] == groups[300]
+    assert len({groups[it.id] for it in items}) == len(items)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,11 +41,11 @@ def _optional_config(path: str | None) -> Config | None:
         raise
 
 
-def _read_inputs(source: str, problems: list[str] | None = None):
+def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = None):
     """JSON lines {"id", "text", "title"?, "lang"?}; `veille items --format jsonl` output is accepted as is.
 
-    With `problems`, an unreadable line is reported there (file:line and why) and skipped, so that the other lines
-    are still read; without it, it stops the command."""
+    An unreadable line stops the reading, or with `on_error` is reported to it and skipped.
+    """
     from nlp.classify import TextInput
 
     try:
@@ -64,10 +65,11 @@ def _read_inputs(source: str, problems: list[str] | None = None):
                     if row.get(key) is not None and not isinstance(row[key], str):
                         raise ValueError(tr(f"le champ {key} doit être une chaîne", f"field {key} must be a string"))
             except ValueError as exc:
-                message = tr(f"{source}:{number}: ligne illisible ({exc})", f"{source}:{number}: unreadable line ({exc})")
-                if problems is None:
-                    raise UsageError(message) from None
-                problems.append(message)
+                problem = UsageError(tr(f"{source}:{number}: ligne illisible ({exc})",
+                                        f"{source}:{number}: unreadable line ({exc})"))
+                if on_error is None:
+                    raise problem from None
+                on_error(problem)
                 continue
             text = row.get("text") or ""
             if row.get("summary") and row["summary"] not in text:
@@ -152,7 +154,8 @@ def nlp_classify(obj, source: str) -> None:
     """Classer des lignes JSON sans base / classify JSON lines without a database.
 
     Input: one {"id", "text", "title"?, "lang"?} per line. Output: one line per input with lang, labels
-    (axis, label, score, by), entities (text, label, competitor) and actor.
+    (axis, label, score, by), entities (text, label, competitor) and actor. An unreadable line is reported on
+    stderr with its number, the others are still classified (exit status 1).
 
     \b
     Exemples / examples:
@@ -166,15 +169,14 @@ def nlp_classify(obj, source: str) -> None:
     def run() -> None:
         config = _optional_config(obj.config_path)
         problems: list[str] = []
-        inputs = (text for text, _ in _read_inputs(source, problems))
-        reported = 0
+
+        def report(problem: UsageError) -> None:  # in input order, as soon as the line is passed
+            problems.append(str(problem))
+            click.echo(str(problem), err=True)
+
+        inputs = (text for text, _ in _read_inputs(source, report))
         for analysis in classify_texts(inputs, config):
-            for problem in problems[reported:]:  # in input order, as soon as the line is passed
-                click.echo(problem, err=True)
-            reported = len(problems)
             click.echo(json.dumps(analysis.as_json(), ensure_ascii=False))
-        for problem in problems[reported:]:
-            click.echo(problem, err=True)
         if problems:
             click.echo(tr(f"{len(problems)} ligne(s) ignorée(s), les autres sont classées",
                           f"{len(problems)} line(s) skipped, the others were classified"), err=True)
@@ -189,36 +191,48 @@ def nlp_classify(obj, source: str) -> None:
 def nlp_cluster(obj, source: str) -> None:
     """Regrouper les mêmes histoires / group texts telling the same story.
 
-    Input as for `veille nlp classify` (an optional "published_at" and "source" help); output {"id", "story"}.
+    Input as for `veille nlp classify` (an optional "published_at" and "source" help; a missing or future date
+    counts as now); output {"id", "story"}, the story named by the id of its first input. An unreadable line is
+    reported on stderr with its number, the others are still grouped (exit status 1). The grouping is the one the
+    store's stories get.
 
     \b
     Exemple / example:
       veille items --since 7d --format jsonl | veille nlp cluster -
     """
     from nlp.classify import classify_texts
-    from nlp.stories import StoryItem, group_stories
-    from watch.cli import handle_errors
+    from nlp.stage import story_item
+    from nlp.stories import group_stories
+    from watch.cli import err, handle_errors
+
+    problems: list[UsageError] = []
+
+    def report(problem: UsageError) -> None:
+        problems.append(problem)
+        err.print(str(problem), markup=False, highlight=False)
 
     @handle_errors
     def run() -> None:
         config = _optional_config(obj.config_path)
-        pairs = list(_read_inputs(source))
+        pairs = list(_read_inputs(source, on_error=report))
         now = datetime.now(timezone.utc)
         items = []
         for index, analysis in enumerate(classify_texts((t for t, _ in pairs), config)):
-            text, row = pairs[index]
-            when = row.get("published_at")
-            published = datetime.fromisoformat(when) if isinstance(when, str) else now
-            items.append(StoryItem(id=index, source=str(row.get("source") or f"input-{index}"), title=text.title,
-                                   text=text.text, lang=analysis.lang,
-                                   published=published if published.tzinfo else published.replace(tzinfo=timezone.utc),
-                                   companies=frozenset(e["competitor"] or e["text"].lower() for e in analysis.entities),
-                                   labels=frozenset(l["label"] for l in analysis.labels)))
+            _, row = pairs[index]
+            # The row a store would hold for this input, so that the store's stories and these are one function's.
+            stored = {"id": index, "source": str(row.get("source") or f"input-{index}"), "title": row.get("title"),
+                      "summary": row.get("summary"), "text": row.get("text"), "lang": analysis.lang,
+                      "published_at": row.get("published_at"), "first_seen": row.get("first_seen"),
+                      "url": row.get("url"), "labels": analysis.labels,
+                      "companies": [e["competitor"] or e["text"].lower() for e in analysis.entities]}
+            items.append(story_item(stored, now, keep_story=False))
         groups = group_stories(items)
         for index, (text, _) in enumerate(pairs):
             click.echo(json.dumps({"id": text.id, "story": pairs[groups[index]][0].id}, ensure_ascii=False))
 
     run()
+    if problems:
+        sys.exit(1)
 
 
 @nlp.command("train")

@@ -906,9 +906,7 @@ class Store:
         `add_item_details` adds labels, companies and sources to the rows it keeps.
         """
         cursor = self.conn.execute(
-            "select i.id, i.source, i.url, i.title, i.summary, i.lang, i.published_at, i.published_estimated, "
-            "i.first_seen, i.score, i.reasons, i.story, i.credibility, i.actor, i.actor_competitor, i.origin "
-            "from items i indexed by idx_items_score_first_seen "
+            f"select {_DIGEST_COLUMNS} from items i indexed by idx_items_score_first_seen "
             "where i.first_seen >= ? and i.first_seen < ? and i.score >= ? and i.published_at >= ? "
             # digest_items by item first: the audience's digests grow every week, an item's rows stay few.
             "and not exists (select 1 from digest_items di cross join digests d on d.id = di.digest_id "
@@ -945,6 +943,19 @@ class Store:
         return {row[0] for row in self.conn.execute(
             "select distinct i.story from digest_items di join digests d on d.id = di.digest_id "
             "join items i on i.id = di.item_id where d.audience = ? and i.story is not null", [audience])}
+
+    def story_members(self, story_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+        """Every item of each story, as `digest_candidates` gives them and with `add_item_details`, oldest first:
+        a digest shows a story through the member that suits its audience (language, source grade)."""
+        ids = list(dict.fromkeys(s for s in story_ids if s is not None))
+        found: dict[int, list[dict[str, Any]]] = {}
+        for chunk, marks in _in_chunks(ids):
+            rows = self._rows(f"select {_DIGEST_COLUMNS} from items i where i.story in ({marks}) "
+                              "order by i.published_at, i.id", chunk)
+            self.add_item_details(rows)
+            for row in rows:
+                found.setdefault(row["story"], []).append(row)
+        return found
 
     def story_sources(self, story_ids: Iterable[int]) -> dict[int, set[str]]:
         """Every source that carried an item of each story (for "also reported by N sources")."""
@@ -1337,6 +1348,11 @@ def _fold(text: str | None) -> str | None:
     if text is None:
         return None
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold().strip()
+
+
+# What a digest reads of an item (`digest_candidates`, `story_members`).
+_DIGEST_COLUMNS = ("i.id, i.source, i.url, i.title, i.summary, i.lang, i.published_at, i.published_estimated, "
+                   "i.first_seen, i.score, i.reasons, i.story, i.credibility, i.actor, i.actor_competitor, i.origin")
 
 
 def _utc(moment: datetime) -> str:
