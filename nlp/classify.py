@@ -139,9 +139,9 @@ class Classifier:
         ends = [lead_end(doc, len(item.title) if item.title else 0) for doc, item in zip(docs, batch)]
         probabilities = predict(self.model, (model_input(doc, len(item.title) if item.title else 0, end)
                                              for doc, item, end in zip(docs, batch, ends)))
-        for analysis, doc, probability, end, item in zip(results, docs, probabilities, ends, batch):
+        for analysis, doc, probability, end in zip(results, docs, probabilities, ends):
             self._fill(analysis, doc, probability, evidence_of(doc, end),
-                       lead_hits(doc, len(item.title) if item.title else 0, end))
+                       lead_hits(doc, end))
         return results  # type: ignore[return-value]
 
     def _fill(self, analysis: Analysis, doc: Doc, probabilities: dict[str, float], evidence: float,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 import spacy
 import yaml
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -118,6 +119,8 @@ def make_normalizer(nlp: Language, name: str) -> Any:
     norms: dict[tuple[int, int], str] = {}
 
     def norm_of(token: Any) -> str:
+        if token.text.isupper() and 1 < len(token.text) <= 3:  # an acronym: "AI" is no form of "ain't"'s "have"
+            return fold(token.text)
         known = (table.get(token.text) or table.get(token.lower_)) if table is not None else None
         if isinstance(known, (list, tuple)):  # a few entries list several lemmas: the first is the usual one
             known = known[0] if known else None
@@ -198,6 +201,7 @@ def make_rules(nlp: Language, name: str) -> RuleMatcher:
 # Words that turn a trigger into its opposite when they stand just before it in its sentence ("n'a pas été
 # dévoilé", "did not disclose", "dément tout projet de rachat"). French negation needs "ne" and its second word.
 NEGATION_WINDOW = 5
+MATCH_TOKENS = 400  # tokens of a text the patterns are matched on: more than any title and lead
 NEG_FR_FIRST = {"ne", "n"}
 NEG_FR_SECOND = {"pas", "jamais", "plus", "aucun", "aucune", "rien", "point", "guere", "ni"}
 NEG_ALONE = {"sans", "dementir", "dement", "aucun", "aucune", "not", "n't", "never", "no", "without", "deny",
@@ -214,41 +218,74 @@ class RuleMatcher:
     """
 
     def __init__(self, vocab: Any):
-        self.matcher = Matcher(vocab)
-        self.vetoes = Matcher(vocab)
+        self.vocab = vocab
+        # Patterns without a gap go to a PhraseMatcher (a trie: its cost does not grow with the number of
+        # patterns), the others to a Matcher, whose cost grows with every pattern at every token (all patterns in a
+        # Matcher made classification 10x slower).
+        self.phrases, self.matcher = PhraseMatcher(vocab, attr="NORM"), Matcher(vocab)
+        self.veto_phrases, self.vetoes = PhraseMatcher(vocab, attr="NORM"), Matcher(vocab)
         self.weights: dict[str, tuple[str, float, str]] = {}  # match key -> (label, weight, phrase)
 
     def add(self, label: str, weight: float, phrase: str, patterns: list[list[dict]]) -> None:
         key = f"{label}|{weight}|{phrase}"
         self.weights[key] = (label, weight, phrase)
-        self.matcher.add(key, patterns)
+        self._add(key, patterns, self.phrases, self.matcher)
 
     def add_veto(self, label: str, patterns: list[list[dict]]) -> None:
-        self.vetoes.add(f"veto|{label}", patterns)
+        self._add(f"veto|{label}", patterns, self.veto_phrases, self.vetoes)
+
+    def _add(self, key: str, patterns: list[list[dict]], phrases: PhraseMatcher, matcher: Matcher) -> None:
+        gapped = [p for p in patterns if any("NORM" not in t for t in p)]
+        plain = [p for p in patterns if p not in gapped]
+        if gapped:
+            matcher.add(key, gapped)
+        docs = []
+        for pattern in plain:
+            for words in itertools.product(*(t["NORM"]["IN"] for t in pattern)):
+                doc = Doc(self.vocab, words=list(words))
+                for token, word in zip(doc, words):
+                    token.norm_ = word
+                docs.append(doc)
+        if docs:
+            phrases.add(key, docs)
+
+    @staticmethod
+    def _matches(phrases: PhraseMatcher, matcher: Matcher, span: Span) -> list[tuple[int, int, int]]:
+        return [*(phrases(span) if len(phrases) else ()), *(matcher(span) if len(matcher) else ())]
 
     def __call__(self, doc: Doc) -> Doc:
         # Every match is kept (label -> [(phrase, lexicon weight, token index)]): the trained model may carry its
-        # own weight per phrase, measured on nlp/train (see nlp/textcat.py `rule_score`).
+        # own weight per phrase, measured on nlp/train (see nlp/textcat.py `rule_score`). Only the start of the text
+        # is read: the classifier uses the title and lead (nlp/textcat.py LEAD_WORDS), and gaps make the matcher
+        # cost grow with the text.
+        span = doc[:MATCH_TOKENS]
+        sentence_of = [0] * len(span)  # token -> start of its sentence (Token.sent walks the doc each time)
+        for sent in doc.sents:
+            if sent.start >= len(span):
+                break
+            for i in range(sent.start, min(sent.end, len(span))):
+                sentence_of[i] = sent.start
+        ends = {start: end for start, end in ((s.start, s.end) for s in doc.sents) if start < len(span)}
         vetoed: dict[str, set[int]] = {}  # label -> start tokens of the sentences where it takes a wrong sense
-        for match_id, start, _end in (self.vetoes(doc) if len(self.vetoes) else ()):
-            vetoed.setdefault(doc.vocab.strings[match_id].split("|", 1)[1], set()).add(doc[start].sent.start)
+        for match_id, start, _end in self._matches(self.veto_phrases, self.vetoes, span):
+            vetoed.setdefault(doc.vocab.strings[match_id].split("|", 1)[1], set()).add(sentence_of[start])
         hits: dict[str, list[tuple[str, float, int]]] = {}
-        for match_id, start, _end in self.matcher(doc):
+        for match_id, start, _end in self._matches(self.phrases, self.matcher, span):
             label, weight, phrase = self.weights[doc.vocab.strings[match_id]]
-            sentence = doc[start].sent
-            if sentence.start in vetoed.get(label, ()) or _negated(doc, start, sentence):
+            first = sentence_of[start]
+            if first in vetoed.get(label, ()) or _negated(doc, start, first, ends[first]):
                 continue
             hits.setdefault(label, []).append((phrase, weight, start))
         doc._.rule_hits = hits
         return doc
 
 
-def _negated(doc: Doc, start: int, sentence: Span) -> bool:
-    before = [t.norm_ for t in doc[max(sentence.start, start - NEGATION_WINDOW):start]]
+def _negated(doc: Doc, start: int, sentence_start: int, sentence_end: int) -> bool:
+    before = [t.norm_ for t in doc[max(sentence_start, start - NEGATION_WINDOW):start]]
     if any(n in NEG_ALONE for n in before):
         return True
     # "n'a pas été dévoilé": both words before; "ne dévoile pas": the second one just after the verb.
-    after = [t.norm_ for t in doc[start + 1:min(sentence.end, start + 3)]]
+    after = [t.norm_ for t in doc[start + 1:min(sentence_end, start + 3)]]
     return any(n in NEG_FR_FIRST for n in before) and any(n in NEG_FR_SECOND for n in before + after)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -48,12 +48,14 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
     return report
 
 
-def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bool = False) -> tuple[int, int]:
+def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bool = False,
+            also: Iterable[int] = ()) -> tuple[int, int]:
     """Group the new items into stories, derive credibility from corroboration, and score what changed.
 
     Incremental: items never grouped (story not set) join the stories of the recent window or start new ones; known
     items are not compared again, so a pass costs what its new items cost. Only the items of stories that grew or
-    merged are scored again (their corroboration changed), or every recent item with `regroup` (`classify --all`).
+    merged are scored again (their corroboration changed), or every recent item with `regroup` (`classify --all`),
+    and the stories of the items `also` names (an analyst corrected their labels: their "why" follows at once).
     Returns (items scored, stories of the window told by more than one independent source).
     """
     now = now or datetime.now(timezone.utc)
@@ -65,7 +67,8 @@ def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bo
     new = [it for it in items if it.story is None]
     changes = extend_stories(known, new)
     groups = {it.id: changes.get(it.id, it.story) for it in items}
-    touched = set(changes.values()) | {it.story for it in known if it.id in changes}
+    touched = set(changes.values()) | {it.story for it in known if it.id in changes} | {
+        groups[i] for i in also if i in groups}
     own = frozenset(s.id for s in config.sources if s.type == "competitor") if config else frozenset()
     sources = independent_sources(items, groups, own=own)
     updates = []

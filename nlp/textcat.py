@@ -64,8 +64,6 @@ RuleHits = dict[str, list[tuple[str, float, int]]]  # label -> [(phrase, lexicon
 # What carries the event: the title and the text's first sentences, up to this many words. A 2,000-word body must
 # not outvote its headline, and the model was fitted on headlines with a lead of 20 to 90 words.
 LEAD_WORDS = 60
-# A trend is the topic of the article rather than its event: its words are looked for a little further.
-TOPIC_WORDS = 150
 
 
 def lead_end(doc: Doc, title_chars: int, limit: int = LEAD_WORDS) -> int:
@@ -100,12 +98,11 @@ def model_input(doc: Doc, title_chars: int, end: int | None = None) -> str:
     return " ".join(title + title + rest)
 
 
-def lead_hits(doc: Doc, title_chars: int, end: int) -> RuleHits:
-    """The rules' matches that count: a move's inside the lead, a trend's inside the first TOPIC_WORDS words."""
-    topic_end = lead_end(doc, title_chars, TOPIC_WORDS)
-    axes = _axes()
+def lead_hits(doc: Doc, end: int) -> RuleHits:
+    """The rules' matches inside the lead only, for trends as for moves (measured on real news: a trend's words
+    looked for over 150 words gave technology to a third of all articles, F1 0.51 against 0.63 over the lead)."""
     return {label: kept for label, matches in (doc._.rule_hits or {}).items()
-            if (kept := [m for m in matches if m[2] < (end if axes.get(label) == "moves" else topic_end)])}
+            if (kept := [m for m in matches if m[2] < end])}
 
 
 THRESHOLD = 0.5  # a label is kept when its combined score reaches this
@@ -211,7 +208,7 @@ def prepare(examples: Sequence[Example_], pipelines: Pipelines) -> list[Prepared
         nlp = pipelines.get(example.lang if example.lang in ("fr", "en") else "en")
         doc = nlp(f"{example.title}\n{example.text}" if example.title else example.text)
         end = lead_end(doc, len(example.title))
-        prepared.append(Prepared(model_input(doc, len(example.title), end), lead_hits(doc, len(example.title), end), evidence_of(doc, end)))
+        prepared.append(Prepared(model_input(doc, len(example.title), end), lead_hits(doc, end), evidence_of(doc, end)))
     return prepared
 
 

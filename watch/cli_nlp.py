@@ -135,7 +135,7 @@ def label(obj, item_id: int, label: str, remove: bool) -> None:
                 raise UsageError(tr(f"aucun article {item_id}", f"no item {item_id}"))
             from nlp.stage import rescore
 
-            rescore(obj.config, store)  # the item's score and "why" follow the corrected label at once
+            rescore(obj.config, store, also=[item_id])  # the item's score and "why" follow the corrected label at once
         click.echo(tr(f"Article {item_id} : {label} {'retirée' if remove else 'ajoutée'}",
                       f"Item {item_id}: {label} {'removed' if remove else 'added'}"))
 
