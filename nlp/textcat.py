@@ -8,6 +8,7 @@ writes a new one under the data folder, which is then preferred.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -165,14 +166,10 @@ def rule_score(matches: list[tuple[str, float, int]], weights: dict[str, float],
     return best
 
 
+@functools.lru_cache(maxsize=1)
 def _axes() -> dict[str, str]:
-    global _AXES
-    if _AXES is None:
-        _AXES = taxonomy()
-    return _AXES
-
-
-_AXES: dict[str, str] | None = None
+    """label -> axis, read once (rule_score runs for every label of every item)."""
+    return taxonomy()
 TOPIC_MAX = 0.9
 
 
