@@ -14,6 +14,7 @@ from typing import Any
 from nlp.classify import Classifier, TextInput
 from nlp.score import credibility, score_item
 from nlp.stories import StoryItem, extend_stories, independent_sources
+from watch.models import PRICE_CHANGE
 
 log = logging.getLogger(__name__)
 STORY_HORIZON_DAYS = 30  # new items are grouped against the items first seen in this window
@@ -36,16 +37,33 @@ def classify(config: Any, store: Any, *, since: datetime | None = None, everythi
     ids = store.ids_to_classify(since=since, everything=everything)
     if ids:
         classifier = Classifier(config, data_dir=config.database.parent if config else None)
-        inputs = (TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"])
-                  for r in store.texts_to_classify(ids))
+        priced: set[int] = set()  # page changes whose prices moved (watch/pages.py)
+
+        def inputs():
+            for r in store.texts_to_classify(ids):
+                if PRICE_CHANGE in json.loads(r.get("categories") or "[]"):
+                    priced.add(r["id"])
+                yield TextInput(r["id"], " ".join(filter(None, (r["summary"], r["text"]))), r["title"] or "", r["lang"])
+
         workers = config.nlp.workers if config and len(ids) >= PARALLEL_MIN_ITEMS else 1
-        analyses = classifier.analyse(inputs, workers=min(workers, os.cpu_count() or 1))
+        analyses = classifier.analyse(inputs(), workers=min(workers, os.cpu_count() or 1))
         while chunk := list(islice(analyses, CHUNK)):
+            for analysis in chunk:
+                if analysis.id in priced:
+                    _observed_pricing(analysis)
             report.classified += store.save_classification(a.as_record() for a in chunk)
             if progress:
                 progress(report.classified, len(ids))
     report.scored, report.stories = rescore(config, store, regroup=everything)
     return report
+
+
+def _observed_pricing(analysis: Any) -> None:
+    """A watched price page whose prices moved is a pricing move whatever its words say."""
+    analysis.labels = [l for l in analysis.labels if l["label"] != "pricing"]
+    analysis.labels.insert(0, {"axis": "moves", "label": "pricing", "score": 1.0, "by": "page:prices"})
+    if ("pricing", "label") not in analysis.terms:
+        analysis.terms = sorted([*analysis.terms, ("pricing", "label")])
 
 
 def rescore(config: Any, store: Any, now: datetime | None = None, *, regroup: bool = False,

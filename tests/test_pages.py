@@ -78,6 +78,8 @@ def test_first_check_is_a_baseline_and_a_price_change_makes_one_item_with_a_read
     assert "− Veloce V7 | 60 Nm | 1 990 €" in item["text"]
     assert "2 003" not in item["text"] and "14/03" not in item["text"], "noise is not part of the diff"
     assert item["summary"] == "Nouveaux tarifs : 1 hausse de prix. 1 ligne ajoutée, 1 ligne retirée."
+    assert item["categories"] == ["page_change", "price_change"]
+
     assert item["title"].startswith("Veloce – Tarifs : page modifiée — Veloce V9")
     assert "<li>" in item["html"] and "<script" not in item["html"]
     newest, baseline = store.snapshots("veloce-tarifs")
@@ -277,3 +279,23 @@ def test_collect_command_shows_the_page_change(server, tmp_path):
     assert json.loads(second.stdout)[0]["new"] == 1
     items = json.loads(runner.invoke(main, ["--config", str(path), "items", "--format", "json"]).stdout)
     assert items[0]["origin"] == "page_change" and "Veloce V7" in items[0]["text"]
+
+
+def test_a_page_change_whose_prices_moved_is_labelled_pricing(server, store, tmp_path):
+    """The NLP stage (real pipelines) labels it pricing by construction; a change of lines only is not."""
+    from nlp.stage import classify
+
+    server.add("/tarifs", pricing_page(), content_type=HTML)
+    config = configure(tmp_path, server, NOISY, competitor="veloce", themes=["t1"])
+    check(config, store)
+    server.add("/tarifs", pricing_page([("Veloce V8", "70 Nm", "2 290 €")]), content_type=HTML)
+    check(config, store)
+    server.add("/tarifs", pricing_page([("Veloce V8", "70 Nm", "2 290 €"), ("Veloce V10", "90 Nm", "3 290 €")]),
+               content_type=HTML)
+    check(config, store)
+    classify(config, store)
+    by_summary = {i["summary"]: {l["label"]: l["by"] for l in i["labels"]} for i in store.items()}
+    priced = next(labels for summary, labels in by_summary.items() if "baisse de prix" in summary)
+    assert priced["pricing"] == "page:prices"
+    added = next(labels for summary, labels in by_summary.items() if "baisse" not in summary)
+    assert added.get("pricing") != "page:prices"

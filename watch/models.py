@@ -33,6 +33,10 @@ SAFE_TAGS = {"a", "p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "b
              "sub", "sup", "abbr", "cite", "time", "span", "div", "hr"}
 
 
+# The category of a page_change item whose prices moved (watch/pages.py writes it): the NLP stage labels such an item
+# pricing by construction, from what the watch observed on the competitor's page rather than from its words.
+PRICE_CHANGE = "price_change"
+
 @dataclass(frozen=True)
 class Entry:
     """One article as a collector found it, before it is stored. Text fields may still hold untrusted HTML."""

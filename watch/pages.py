@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from watch.feeds import FeedTarget, backoff_seconds, download, http_client, skip_reason
 from watch.i18n import tr
-from watch.models import Entry, FetchOutcome, clean_entry, plain_text, utcnow
+from watch.models import PRICE_CHANGE, Entry, FetchOutcome, clean_entry, plain_text, utcnow
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -390,9 +390,18 @@ def change_entry(source: Source, change: PageChange, url: str, canonical: str, w
         title = title[:159] + "…"
     entry = clean_entry(Entry(url=url, title=title, text="".join(fragments) or f"<p>{summary}</p>", lang=source.language,
                               published=when, canonical=canonical, competitor=source.competitor,
-                              themes=tuple(source.themes), categories=("page_change",)))
+                              themes=tuple(source.themes), categories=("page_change",) + (
+                                  (PRICE_CHANGE,) if _price_moved(change) else ())))
     # clean_entry folds the text into one line; the diff reads better one change per line.
     return replace(entry, summary=summary, text="\n".join(text_lines) or summary, hash="")
+
+
+def _price_moved(change: PageChange) -> bool:
+    for _, before, after in change.prices:
+        old, new = (_amount(before), _amount(after)) if "/" not in before + after else (None, None)
+        if old is not None and new is not None and old != new:
+            return True
+    return False
 
 
 def _summary(change: PageChange, fr: bool) -> str:

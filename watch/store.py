@@ -641,10 +641,11 @@ class Store:
                                                     + " order by i.id", params)]
 
     def texts_to_classify(self, ids: list[int], chunk: int = 500) -> Iterator[dict[str, Any]]:
-        """Id, title, summary, text, lang and source of these items, read a chunk at a time as they are consumed:
+        """Id, title, summary, text, lang, source and categories (JSON) of these items, read a chunk at a time as they are consumed:
         a month of items is not held in memory while it is classified."""
         for part, marks in _in_chunks(ids, chunk):
-            yield from self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source from items i where i.id in "
+            yield from self._rows("select i.id, i.title, i.summary, i.text, i.lang, i.source, i.categories from items i "
+                                  "where i.id in "
                                   f"({marks}) order by i.id", part)
 
     def save_classification(self, results: Iterable[dict[str, Any]]) -> int:
