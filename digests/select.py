@@ -13,11 +13,11 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from digests.periods import audience_zone
+from digests.picks import Pick
 from digests.sections import section_title, sections_for
 from digests.stories import show_stories
 from nlp.text import fold
@@ -39,40 +39,6 @@ TREND_ROWS = 5
 TREND_MIN_COUNT = 3
 FAILING_FETCHES = 3      # a source failing this many times in a row appears in the source-health line
 CHUNK = 100              # candidate rows read at a time, best score first
-
-
-@dataclass
-class Pick:
-    """One item chosen for a digest, with what the selection learnt about it."""
-
-    row: dict[str, Any]
-    rank_score: int
-    age_days: float
-    find_themes: Callable[[], set[str]]              # computed when a filter asks (matching keywords costs)
-    also: int = 0                                   # other sources that told the same story
-    also_sources: list[str] = field(default_factory=list)  # their ids
-    folded: list[int] = field(default_factory=list)  # items of the same story shown through this one
-    earliest: str | None = None                     # the story's first publication (ISO), when known
-
-    @property
-    def id(self) -> int:
-        return self.row["id"]
-
-    @cached_property
-    def themes(self) -> set[str]:
-        return self.find_themes()
-
-    @property
-    def labels(self) -> set[str]:
-        return {label["label"] for label in self.row["labels"]}
-
-    @property
-    def companies(self) -> set[str]:
-        return set(self.row["companies"]) | ({self.row["actor_competitor"]} if self.row["actor_competitor"] else set())
-
-    @property
-    def is_competitor_move(self) -> bool:
-        return bool(self.row["actor_competitor"]) and any(l["axis"] == "moves" for l in self.row["labels"])
 
 
 @dataclass

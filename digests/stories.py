@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from digests.select import Pick
+    from digests.picks import Pick
     from watch.config import Audience, Config
 
 _GRADES = "ABCDEF"  # Admiralty reliability, best first; F (cannot be judged) last

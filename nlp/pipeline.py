@@ -260,12 +260,13 @@ class RuleMatcher:
         # cost grow with the text.
         span = doc[:MATCH_TOKENS]
         sentence_of = [0] * len(span)  # token -> start of its sentence (Token.sent walks the doc each time)
+        ends: dict[int, int] = {}  # sentence start -> its end
         for sent in doc.sents:
             if sent.start >= len(span):
                 break
+            ends[sent.start] = sent.end
             for i in range(sent.start, min(sent.end, len(span))):
                 sentence_of[i] = sent.start
-        ends = {start: end for start, end in ((s.start, s.end) for s in doc.sents) if start < len(span)}
         vetoed: dict[str, set[int]] = {}  # label -> start tokens of the sentences where it takes a wrong sense
         for match_id, start, _end in self._matches(self.veto_phrases, self.vetoes, span):
             vetoed.setdefault(doc.vocab.strings[match_id].split("|", 1)[1], set()).add(sentence_of[start])
