@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import rss, rss_item, write_config
+from tests.conftest import CORPUS, rss, rss_item, write_config
 from watch.cli import main
 from watch.output import emit
+from watch.untrusted import plain
 
 CONFIG = """\
 company: {name: Cyclonova}
@@ -213,3 +214,32 @@ def test_a_huge_value_quoted_in_an_error_is_cut(config, tmp_path):
                      encoding="utf-8")
     report = json.loads(veille(config, "import", str(notes), "--format", "json").stdout)
     assert report[0]["status"] == "bad" and len(report[0]["problem"]) < 500 and report[1]["status"] == "new"
+
+
+# -- real-world feeds (../shared/corpus/feeds, read at test time) --------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"real-world feed corpus not found at {CORPUS}")
+def test_real_world_feed_titles_list_as_table_and_csv(server, tmp_path):
+    """Titles of the corpus's real feeds (brackets, entities, odd characters) list without a crash, each title
+    readable in the table, and every CSV cell is safe."""
+    from tests.test_corpus import serve_feeds
+
+    config = serve_feeds(server, tmp_path)
+    assert veille(config, "collect", "--no-classify").exit_code in (0, 1)  # a few corpus files are not feeds
+    stored = json.loads(veille(config, "items", "--format", "json").stdout)
+    assert len(stored) >= 300
+
+    table = veille(config, "items", "--limit", "100000")
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.stdout, "NO_COLOR: not one escape sequence"
+    shown = " ".join(table.stdout.replace("│", " ").split())
+    for item in stored:
+        title = " ".join(plain((item["title"] or "")[:90]).split())
+        assert all(word in shown for word in title.split()), title
+    rows = list(csv.DictReader(io.StringIO(veille(config, "items", "--format", "csv").stdout)))
+    assert len(rows) == len(stored)
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")) and "\x1b" not in cell, (column, cell)
