@@ -164,13 +164,7 @@ def test_every_corpus_file_is_ingested_or_rejected_with_a_reason(server, store, 
 
 def test_corpus_items_obey_the_item_rules(server, store, tmp_path):
     """What the corpus stores is sanitised, dated in UTC and never in the future, and keeps its accents."""
-    files = [p for p in corpus_files() if kind(p) in ("feed-rs RSS/Atom", "feed-rs JSON Feed", "feedjira")]
-    sources = [{"id": source_id(i, p), "language": "en",
-                "url": server.add("/" + p.relative_to(CORPUS).as_posix(), p.read_bytes(), content_type=content_type(p))}
-               for i, p in enumerate(files)]
-    config_path = write_config(tmp_path, sources)
-    config_path.write_text(config_path.read_text(encoding="utf-8").replace("max_bytes: 200000", "max_bytes: 5000000"),
-                           encoding="utf-8")
+    config_path = serve_feeds(server, tmp_path)
     before = time.time()
     collect(load_config(config_path), store)
     items = store.items()
@@ -190,6 +184,18 @@ def test_corpus_items_obey_the_item_rules(server, store, tmp_path):
     titles = {item["title"] for item in items}
     assert "Digitalministerium: Neue Glasfaserförderung mit Schnellkasse" in titles
     assert "Revolução nas telas com pontos quânticos impressos em 3D" in titles
+
+
+def serve_feeds(server, tmp_path: Path) -> Path:
+    """The corpus files that are feeds, served by `server`, one source each: the sources.yaml that reads them."""
+    files = [p for p in corpus_files() if kind(p) in ("feed-rs RSS/Atom", "feed-rs JSON Feed", "feedjira")]
+    sources = [{"id": source_id(i, p), "language": "en",
+                "url": server.add("/" + p.relative_to(CORPUS).as_posix(), p.read_bytes(), content_type=content_type(p))}
+               for i, p in enumerate(files)]
+    config_path = write_config(tmp_path, sources)
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace("max_bytes: 200000", "max_bytes: 5000000"),
+                           encoding="utf-8")
+    return config_path
 
 
 def _reason_class(reason: str) -> str:

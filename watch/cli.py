@@ -28,6 +28,7 @@ from watch.feeds import discover_feed
 from watch.i18n import tr, user_language
 from watch.output import emit, format_option
 from watch.store import Store
+from watch.untrusted import plain, shorten
 from nlp.score import render_reasons, taxonomy_names
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
@@ -72,10 +73,10 @@ def handle_errors(func):
             click.echo(tr(f"Configuration invalide ({len(exc.problems)} problème(s)) :",
                           f"Invalid configuration ({len(exc.problems)} problem(s)):"), err=True)
             for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
+                click.echo(f"  {shorten(plain(str(problem)))}", err=True)
             sys.exit(exc.exit_code)
-        except VeilleError as exc:
-            click.echo(tr("Erreur : ", "Error: ") + str(exc), err=True)
+        except VeilleError as exc:  # may quote a file's or a server's text: plain, and short enough to read
+            click.echo(tr("Erreur : ", "Error: ") + shorten(plain(str(exc)), 2000), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal turned into one by stopped_by_signals
             click.echo(tr("Interrompu.", "Interrupted."), err=True)
@@ -447,7 +448,7 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
         emit(by_origin, "table", title=tr("Par origine (flux, robot, …)", "By origin (feed, spider, …)"))
         for change in changes:
             click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
-                       f"{change['title']}\n{change['text']}\n")
+                       + plain(f"{change['title']}\n{change['text']}\n"))
         new_notes = notes.count("new") + notes.count("updated")
         click.echo(tr(f"Notes de terrain : {new_notes} importée(s) de {notes.file} "
                       f"({len(notes.rows) - new_notes} déjà présente(s)) ; veille items --source salons",

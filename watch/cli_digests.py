@@ -13,14 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from watch.errors import UsageError
 from watch.i18n import tr
-from watch.output import FORMATS, emit
+from watch.output import FORMATS, emit, raw_option
 
 RESULT_COLUMNS = ("audience", "period", "status", "items", "sent", "pending", "failed", "suppressed", "error", "path")
 
 
 def _format_option(default: str = "table"):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
-                        help="table | json | jsonl | csv")
+    option = click.option("--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+                          help="table | json | jsonl | csv")
+    return lambda command: option(raw_option(command))
 
 
 def _result_rows(report) -> list[dict]:

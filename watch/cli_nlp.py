@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from watch.config import Config, load_config
 from watch.errors import ConfigError, UsageError
 from watch.i18n import tr
-from watch.output import emit
+from watch.output import emit, raw_option
 
 
 def run_classification(config: Config, store, *, since=None, everything=False, console=None):
@@ -269,6 +269,7 @@ def nlp_train(obj, epochs: int) -> None:
 
 @nlp.command("eval")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@raw_option
 @click.option("--real/--no-real", default=True, show_default=True,
               help="Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there.")
 @click.pass_obj
@@ -320,6 +321,7 @@ def nlp_eval(obj, fmt: str, real: bool) -> None:
               help="Items a term needs this week to be flagged.")
 @click.option("--kind", type=click.Choice(["all", "phrase", "entity", "label"]), default="all", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@raw_option
 @click.pass_obj
 def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
     """Termes en hausse / rising terms: this week against the trailing weeks, with sparklines.

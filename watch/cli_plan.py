@@ -15,7 +15,7 @@ import click
 
 from watch.errors import UsageError
 from watch.i18n import tr
-from watch.output import emit
+from watch.output import emit, raw_option
 
 
 def _document_language() -> str:
@@ -79,6 +79,7 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
 @click.command("audit")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table | json (sources, diversity, recommendations) | csv (one row per source)")
+@raw_option
 @click.pass_obj
 def audit(obj, fmt: str) -> None:
     """Audit des sources : diversité, légitimité, santé, productivité / audit the sources.

@@ -14,6 +14,7 @@ French headers are accepted too (auteur, texte, titre, thèmes, concurrent, lang
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
@@ -21,6 +22,7 @@ import io
 import re
 import shutil
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -31,6 +33,7 @@ from zoneinfo import ZoneInfo
 from watch.errors import UsageError
 from watch.i18n import tr
 from watch.models import Entry, content_hash, utcnow
+from watch.untrusted import shorten
 
 if TYPE_CHECKING:
     from watch.config import Config, Source
@@ -44,7 +47,10 @@ ALIASES = {"auteur": "author", "texte": "text", "note": "text", "titre": "title"
            "piece jointe": "attachment", "fichier": "attachment", "observation": "text", "observateur": "author"}
 LOCAL_TIME = ZoneInfo("Europe/Paris")  # a time typed without a zone is the French users' local time
 MAX_TEXT = 50_000
+MAX_CELL = 131_072  # characters in any CSV cell (the csv module's own default limit); the text is held to MAX_TEXT
 MAX_ATTACHMENT = 20_000_000
+MAX_PROBLEM = 400  # characters of a row's problem in the report
+SHOWN_COLUMNS = 5  # unknown columns named in the message
 ATTACHMENTS = "attachments"  # folder beside the database
 
 
@@ -235,8 +241,8 @@ def import_notes(config: Config, store: Store, path: str | Path, entered_by: str
             continue
         try:
             notes.append((line, check_note(config, values, now, base=file.resolve().parent)))
-        except NoteError as exc:
-            report.rows.append(NoteResult(line, "bad", problem=str(exc)))
+        except NoteError as exc:  # which may quote a whole cell
+            report.rows.append(NoteResult(line, "bad", problem=shorten(str(exc), MAX_PROBLEM)))
     report.rows.extend(_store_notes(config, store, notes, entered_by, str(file.resolve())))
     report.rows.sort(key=lambda r: r.line or 0)
     return report
@@ -304,27 +310,29 @@ def _keep_attachment(store: Store, path: Path) -> str:
 def read_csv(file: Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, str] | str]]:
     """(line, values by column) for each data row, or (line, problem) for a row that cannot be read.
 
-    Raises UsageError for problems of the whole file: unreadable, wrong encoding, wrong columns.
+    Raises UsageError for problems of the whole file: unreadable, wrong encoding, wrong columns. A bad row never
+    stops the reading: every row after it is read.
     """
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise UsageError(tr(f"{file} : lecture impossible ({exc.strerror})", f"{file}: cannot read it ({exc.strerror})")) from None
-    try:
-        text = raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise UsageError(tr(
-            f"{file}:{line} : le fichier n'est pas en {encoding} (octet 0x{raw[exc.start]:02x}) ; l'enregistrer en "
-            "« CSV UTF-8 » depuis le tableur, ou donner son encodage : --encoding cp1252",
-            f"{file}:{line}: the file is not {encoding} (byte 0x{raw[exc.start]:02x}); save it as \"CSV UTF-8\" from "
-            "the spreadsheet, or give its encoding: --encoding cp1252")) from None
-    except LookupError:
-        raise UsageError(tr(f"encodage inconnu {encoding!r}", f"unknown encoding {encoding!r}")) from None
+    text = _decode(file, raw, encoding)
     if not text.strip():
         raise UsageError(tr(f"{file} : fichier vide", f"{file}: empty file"))
     header_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max(",;\t", key=header_line.count)
+    # No field can be longer than the file: with this limit the parser never stops inside a field (after which it
+    # would resume mid-row and misread what follows); a cell over MAX_CELL is refused below, row by row.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        return _rows(file, text, delimiter)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _rows(file: Path, text: str, delimiter: str) -> list[tuple[int, dict[str, str] | str]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader)
     columns = _columns(file, header)
@@ -335,9 +343,9 @@ def read_csv(file: Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, s
             cells = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:
+        except csv.Error as exc:  # the reader starts afresh on the next line
             rows.append((line, tr(f"ligne CSV illisible : {exc}", f"unreadable CSV line: {exc}")))
-            break
+            continue
         if not any(cell.strip() for cell in cells):
             continue
         while len(cells) > len(columns) and not cells[-1].strip():
@@ -348,8 +356,53 @@ def read_csv(file: Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, s
                                   f"{len(cells)} fields instead of {len(columns)} (separator {delimiter!r}; quotes "
                                   "around a text that contains the separator?)")))
             continue
+        huge = [(column, len(cell)) for column, cell in zip(columns, cells) if len(cell) > MAX_CELL]
+        if huge:
+            column, size = huge[0]
+            rows.append((line, tr(f"cellule {column} de {size} caractères (au plus {MAX_CELL}) : ligne ignorée",
+                                  f"{column} cell of {size} characters (at most {MAX_CELL}): row skipped")))
+            continue
         rows.append((line, dict(zip(columns, cells))))
     return rows
+
+
+# Byte order marks, UTF-32 first: its little-endian mark begins with UTF-16's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decode(file: Path, raw: bytes, encoding: str) -> str:
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(tr(f"encodage inconnu {encoding!r}", f"unknown encoding {encoding!r}")) from None
+    wide = codec.startswith(("utf-16", "utf-32"))
+    bom = next((name for mark, name in _BOMS if raw.startswith(mark)), None)
+    if bom and not wide:
+        raise UsageError(tr(
+            f"{file} : le fichier est en {bom.upper()} (il commence par la marque d'ordre des octets "
+            f"{raw[:4 if bom == 'utf-32' else 2].hex(' ').upper()}) ; le lire avec --encoding {bom}",
+            f"{file}: the file is {bom.upper()} (it starts with the byte order mark "
+            f"{raw[:4 if bom == 'utf-32' else 2].hex(' ').upper()}); read it with --encoding {bom}"))
+    sample = raw[:4096]
+    if sample and not bom and not wide and sample.count(0) * 4 >= len(sample):
+        # UTF-16 without a mark: every other byte of Latin text is NUL, the odd ones when little-endian.
+        guess = "utf-16-le" if sample[1::2].count(0) >= sample[0::2].count(0) else "utf-16-be"
+        raise UsageError(tr(
+            f"{file} : octets nuls entre les lettres, le fichier semble en UTF-16 sans marque d'ordre des octets ; "
+            f"le lire avec --encoding {guess}, ou l'enregistrer en « CSV UTF-8 » depuis le tableur",
+            f"{file}: NUL bytes between the letters, the file looks like UTF-16 without a byte order mark; read it "
+            f"with --encoding {guess}, or save it as \"CSV UTF-8\" from the spreadsheet"))
+    try:
+        text = raw.decode("utf-8-sig" if codec == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UsageError(tr(
+            f"{file}:{line} : le fichier n'est pas en {encoding} (octet 0x{raw[exc.start]:02x}) ; l'enregistrer en "
+            "« CSV UTF-8 » depuis le tableur, ou donner son encodage : --encoding cp1252",
+            f"{file}:{line}: the file is not {encoding} (byte 0x{raw[exc.start]:02x}); save it as \"CSV UTF-8\" from "
+            "the spreadsheet, or give its encoding: --encoding cp1252")) from None
+    return text.removeprefix("\ufeff")  # utf-16-le and -be keep the mark as a character
 
 
 def _columns(file: Path, header: list[str]) -> list[str]:
@@ -360,26 +413,36 @@ def _columns(file: Path, header: list[str]) -> list[str]:
         folded = re.sub(r"[\s_-]+", " ", folded)
         column = folded if folded in known else ALIASES.get(folded, ALIASES.get(folded.rstrip("s"), folded.rstrip("s")))
         if column not in known:
-            close = difflib.get_close_matches(folded, list(known) + list(ALIASES), n=1)
-            unknown.append(f"{name!r}" + (tr(f" (vouliez-vous dire {ALIASES.get(close[0], close[0])!r} ?)",
-                                             f" (did you mean {ALIASES.get(close[0], close[0])!r}?)") if close else ""))
+            unknown.append((name, folded))
         columns.append(column)
     layout = tr(f"colonnes attendues : {', '.join(REQUIRED)} (obligatoires), {', '.join(OPTIONAL)} (facultatives)",
                 f"expected columns: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional)")
     problems = []
     if unknown:
-        problems.append(tr(f"colonne(s) inconnue(s) {', '.join(unknown)}", f"unknown column(s) {', '.join(unknown)}"))
+        # A few are enough to see the mistake (a 10,000-column header would make a message of 89 KB).
+        shown = [_unknown_column(name, folded, list(known) + list(ALIASES)) for name, folded in unknown[:SHOWN_COLUMNS]]
+        if len(unknown) > SHOWN_COLUMNS:
+            shown.append(tr(f"et {len(unknown) - SHOWN_COLUMNS} autre(s)", f"and {len(unknown) - SHOWN_COLUMNS} more"))
+        problems.append(tr(f"colonne(s) inconnue(s) {', '.join(shown)}", f"unknown column(s) {', '.join(shown)}"))
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         problems.append(tr(f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}",
                            f"required column(s) missing: {', '.join(missing)}"))
-    repeated = sorted({c for c in columns if columns.count(c) > 1 and c in known})
+    counts = Counter(columns)
+    repeated = sorted(c for c in known if counts[c] > 1)
     if repeated:
         problems.append(tr(f"colonne(s) en double : {', '.join(repeated)}", f"duplicate column(s): {', '.join(repeated)}"))
     if problems:
         raise UsageError(f"{file}:1: " + " ; ".join(problems) + f" ({layout}) " +
                          tr("— rien n'a été importé", "— nothing was imported"))
     return columns
+
+
+def _unknown_column(name: str, folded: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(folded, names, n=1)
+    shown = repr(name if len(name) <= 40 else name[:39] + "…")
+    return shown + (tr(f" (vouliez-vous dire {ALIASES.get(close[0], close[0])!r} ?)",
+                       f" (did you mean {ALIASES.get(close[0], close[0])!r}?)") if close else "")
 
 
 # -- deleting -----------------------------------------------------------------------------------------------
