@@ -1,14 +1,16 @@
-"""No process outlives a `veille collect` or `veille classify` killed with SIGKILL (issue #15, item 11).
+"""No process outlives a `veille collect`, `veille classify` or `veille run` killed with SIGKILL (issue #15).
 
 Real `veille` processes on a local HTTP server: 30 feeds (enough for the feed parser to use worker processes,
 through multiprocessing's forkserver and resource tracker), a spider source whose articles answer slowly (a crawl
-child process), then 1,500 stored items (enough for classification to start a helper process). Each command is
-killed with SIGKILL while its children run; every process below it must be gone within seconds. Processes are
+child process), 1,500 stored items (enough for classification to start a helper process), and a scheduler in the
+middle of a crawl. Each command is killed with SIGKILL while its children run; every process below it must be
+gone within seconds, and `veille status` must not take the killed scheduler for a running one. Processes are
 read from /proc (Linux).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -128,3 +130,33 @@ def test_classify_killed_leaves_no_helper_forkserver_or_tracker(tmp_path):
     assert len(below) >= 3, [cmdline(p) for p in below]  # forkserver, its helper, the resource tracker
     # Before: the helper (with its spaCy pipelines), the forkserver and the resource tracker were still there.
     assert left == []
+
+
+def test_run_killed_during_a_crawl_leaves_no_crawl_and_status_says_it_is_stopped(server, tmp_path):
+    server.add("/news/", "<html><body><ul>" + "".join(f'<li><a class="a" href="/n/{n}.html">{n}</a></li>'
+                                                      for n in range(10)) + "</ul></body></html>", content_type=HTML)
+    for n in range(10):
+        server.add(f"/n/{n}.html", f"<html><body><article><h1>Article {n}</h1><p>{'Texte. ' * 40}</p></article>"
+                                   "</body></html>", content_type=HTML, delay=60)
+    config = write_config(tmp_path, [{"id": "site", "kind": "spider", "url": server.url("/news/"), "follow": "a.a",
+                                      "schedule": {"every": "1h"}}],
+                          "scheduler: {check_every: 1s, workers: 4}\nnlp: {models: false}\n")
+    proc = start("--config", str(config), "run", cwd=tmp_path)
+    left = below = None
+    try:
+        def crawl() -> list[int] | None:
+            below = descendants(proc.pid)
+            return below if any(b"spiders.crawl" in cmdline(pid) for pid in below) else None
+
+        wait_for(crawl, 60, "crawl process", proc)
+        time.sleep(1.0)
+        below = descendants(proc.pid)
+    finally:
+        if proc.poll() is None:
+            left = kill_and_watch(proc, descendants(proc.pid))
+    assert below
+    # Before: the crawl (in a session of its own) went on without its scheduler, for as long as its slow pages took.
+    assert left == []
+    status = subprocess.run([VEILLE, "--config", str(config), "status", "--format", "json"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=60)
+    assert json.loads(status.stdout)["scheduler"] is None  # the lock went with the killed scheduler
