@@ -18,6 +18,10 @@ from watch.errors import DeliveryError
 from watch.i18n import tr
 
 TIMEOUT_S = 30
+# The reply to the end of a message: the server is storing it. RFC 5321 §4.5.3.2.6 asks for 10 minutes, because
+# giving up sooner is how a message ends up delivered twice. Shorter than a claim (watch.store.CLAIM_MINUTES), so
+# that no other process takes over a delivery while its sender still waits.
+REPLY_TIMEOUT_S = 600
 ENCODE_COMMAND = 'python3 -c "import getpass, urllib.parse; print(urllib.parse.quote(getpass.getpass(), safe=\'\'))"'
 
 
@@ -58,6 +62,7 @@ class _Committing:
 
     on_commit: Callable[[], None] | None = None
     committed = False  # the end of the current message has left
+    reply_timeout: float = REPLY_TIMEOUT_S
     _in_data = False
 
     def data(self, msg):
@@ -66,6 +71,8 @@ class _Committing:
             return super().data(msg)
         finally:
             self._in_data = False
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
 
     def send(self, s):
         # In DATA, smtplib sends the command as text, then the whole message with its final dot as bytes.
@@ -73,6 +80,8 @@ class _Committing:
             if self.on_commit:
                 self.on_commit()
             self.committed = True
+            if self.sock is not None:
+                self.sock.settimeout(self.reply_timeout)
         return super().send(s)
 
 
@@ -120,9 +129,10 @@ def smtp_settings(url: str | None = None) -> SmtpSettings | None:
 class Mailer:
     """One SMTP session, opened on first use and reopened after a lost connection."""
 
-    def __init__(self, settings: SmtpSettings, timeout: float = TIMEOUT_S):
+    def __init__(self, settings: SmtpSettings, timeout: float = TIMEOUT_S, reply_timeout: float = REPLY_TIMEOUT_S):
         self.settings = settings
         self.timeout = timeout
+        self.reply_timeout = reply_timeout
         self.client: smtplib.SMTP | None = None
         self.unreachable: str | None = None  # set by the caller once retries could not reach the server
 
@@ -156,6 +166,7 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             raise Transient(tr(f"serveur SMTP injoignable {settings} : {exc}",
                                f"SMTP server unreachable {settings}: {exc}")) from None
+        client.reply_timeout = self.reply_timeout
         self.client = client
 
     def send(self, message: EmailMessage, sender: str, recipient: str,

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 
 from digests import run_digests
 from digests.deliver import deliver_pending
-from digests.smtp import Mailer, smtp_settings
+from digests.smtp import REPLY_TIMEOUT_S, Mailer, smtp_settings
 from digests.stage import build_digest
 from tests.digest_data import recorder  # noqa: F401 (a fixture)
 from tests.digest_data import CONFIG, Seed, SmtpRecorder, make_config, seed, smtp_server
@@ -139,7 +139,8 @@ def test_no_reply_to_a_whole_message_is_uncertain_and_not_sent_again_in_the_same
         with Store.open(config.database) as store:
             now = datetime.now(timezone.utc) + timedelta(minutes=1)
             build_digest(config, store, config.audience("rd"), "2026-W50", now)
-            mailer = Mailer(smtp_settings(f"smtp://127.0.0.1:{server.port}"), timeout=1)
+            # A second where a real sender waits ten minutes (RFC 5321) for the reply to the end of a message.
+            mailer = Mailer(smtp_settings(f"smtp://127.0.0.1:{server.port}"), timeout=30, reply_timeout=1)
             try:
                 outcome = deliver_pending(config, store, "rd", "digest", mailer)
             finally:
@@ -151,6 +152,7 @@ def test_no_reply_to_a_whole_message_is_uncertain_and_not_sent_again_in_the_same
     # Before: the timeout was a transient failure, retried (`retries: 1`): two copies, and the delivery pending.
     assert len(handler.messages) == 1 and outcome.sent == 0 and len(outcome.held) == 1
     assert delivery["status"] == "uncertain" and "incertain" in outcome.errors[0]
+    assert REPLY_TIMEOUT_S < CLAIM_MINUTES * 60  # a sender still waiting is never overtaken by another process
 
 
 def test_digest_send_exits_1_when_a_recipient_is_refused(project):
