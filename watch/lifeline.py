@@ -21,7 +21,7 @@ import threading
 import time
 
 PARENT_ENV = "VEILLE_PARENT_PID"  # set by a process for the child it starts with subprocess (child_env)
-GRACE_S = 10.0                    # from SIGTERM (a clean stop, what was collected is kept) to SIGKILL
+GRACE_S = 3.0  # from SIGTERM (a clean stop: a crawl stores what it holds within a second) to SIGKILL, as spiders.jobs
 
 
 def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
