@@ -67,7 +67,7 @@ def run_alerts(config: Config, store: Any, now: datetime | None = None, send: bo
                     path = archive_digest(config, store, {**record, "id": digest_id}, None)
                     store.update_digest(digest_id, archive_path=str(path))
             outcome = deliver_pending(config, store, audience.id, "alert", mailer)
-            waiting = len(store.pending_deliveries(audience.id, "alert"))
+            waiting = len(store.pending_deliveries(audience.id, "alert")) + len(outcome.held)
             status = ("pending" if waiting else "failed" if outcome.failed and not outcome.sent
                       else "sent" if outcome.sent else "empty")
             report.results.append(AudienceResult(audience.id, status, items=len(picks), sent=outcome.sent,

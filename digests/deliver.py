@@ -4,7 +4,14 @@ Never twice: a delivery is claimed (status 'sending') before it is sent and mark
 accepts it, so a second process or a rerun skips it; its Message-ID is fixed before the first attempt, so a retry
 after an ambiguous failure carries the same one. Never lost: a transient failure (server down, 4xx) leaves the
 delivery pending for the next run; only a permanent refusal of that recipient (5xx) marks it failed, and the
-others go on. The suppression list is read at every send.
+others go on; a message our own configuration makes unsendable (a header refused) stays pending until it is
+fixed. The suppression list is read at every send.
+
+The one window SMTP cannot close (RFC 1047): the server has stored the message but its reply has not reached us
+(the process killed, the connection lost). It opens only when the end of the message leaves: the delivery is
+marked 'uncertain' just before, and 'sent' as soon as the reply comes. An uncertain delivery is never retried in
+the same run; it is held until its claim expires (watch.store.CLAIM_MINUTES), then sent again with the same
+Message-ID, by which a second copy can be recognised as the same message.
 """
 
 from __future__ import annotations
@@ -12,15 +19,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from digests.archive import audience_dir, write_eml
 from digests.message import build_message, new_message_id
-from digests.smtp import Blocked, Mailer, Permanent, Transient
+from digests.smtp import Blocked, Mailer, Permanent, Transient, Uncertain
 from watch.config import Config
 from watch.errors import DeliveryError
+from watch.i18n import tr
 from watch.models import utcnow
+from watch.store import CLAIM_MINUTES
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +42,19 @@ class DeliveryOutcome:
     suppressed: int = 0
     errors: list[str] = field(default_factory=list)
     eml: list[Path] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)  # claimed by another process, or uncertain: waits
 
 
 def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mailer: Mailer | None) -> DeliveryOutcome:
-    """Send the audience's pending deliveries of `kind` ('digest' or 'alert'); with no mailer, write .eml files."""
+    """Send the audience's pending deliveries of `kind` ('digest' or 'alert'); with no mailer, write .eml files.
+
+    Claims expire by the clock (CLAIM_MINUTES), whatever moment a digest is built as of.
+    """
     outcome = DeliveryOutcome()
     pending = store.pending_deliveries(audience_id, kind)
+    if mailer is not None:
+        outcome.held = store.held_deliveries(audience_id, kind)
+        outcome.errors.extend(held_message(d) for d in outcome.held)
     digests: dict[int, dict[str, Any]] = {}
 
     def digest_of(delivery: dict[str, Any]) -> dict[str, Any]:
@@ -66,12 +83,21 @@ def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mai
         store.set_message_id(delivery["id"], message_id)
         try:
             message = build_message(digest_of(delivery), config.delivery, [recipient], message_id, utcnow())
-        except DeliveryError as exc:
-            store.record_delivery(delivery["id"], "failed", error=str(exc))
-            outcome.failed += 1
-            outcome.errors.append(str(exc))
+        except DeliveryError as exc:  # our configuration's fault, not the recipient's: pending until it is fixed
+            error = tr(f"{exc} ; l'envoi reste en attente : corriger sources.yaml (veille sources check)",
+                       f"{exc}; the delivery stays pending: fix sources.yaml (veille sources check)")
+            store.record_delivery(delivery["id"], "pending", error=error, attempted=False)
+            outcome.errors.append(error)
             continue
-        status, error = _send_with_retries(mailer, message, config, recipient)
+        committed: list[str] = []  # when the end of the message left: the claim's new start
+        status, error = _send_with_retries(mailer, message, config, recipient,
+                                           on_commit=lambda: committed.append(store.mark_uncertain(delivery["id"])))
+        if status == "uncertain":  # left as marked, claimed: held until the claim expires
+            held = {**delivery, "status": "uncertain", "claimed_at": committed[-1]}
+            outcome.held.append(held)
+            outcome.errors.append(f"{recipient}: {error}; " + held_message(held))
+            stop = mailer.unreachable = error  # a server that stalls on one message stalls on the next
+            continue
         store.record_delivery(delivery["id"], status, error=error, message_id=message_id)
         log.info("delivery %s %s %s: %s%s", audience_id, delivery["period"], recipient, status,
                  f" ({error})" if error else "")
@@ -89,8 +115,24 @@ def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mai
     return outcome
 
 
-def _send_with_retries(mailer: Mailer, message, config: Config, recipient: str) -> tuple[str, str | None]:
-    """('sent', None), ('failed', server reply) or ('pending', why), after retries with doubling delays."""
+def held_message(delivery: dict[str, Any]) -> str:
+    """Why a delivery waits, and until when (its claim's expiry, in the machine's time zone)."""
+    until = (datetime.fromisoformat(delivery["claimed_at"]) + timedelta(minutes=CLAIM_MINUTES)).astimezone()
+    when = until.strftime("%Y-%m-%d %H:%M %Z")
+    recipient = delivery["recipient"]
+    if delivery["status"] == "uncertain":
+        return tr(f"{recipient} : envoi incertain (le serveur a peut-être reçu le message sans avoir pu le "
+                  f"confirmer), retenu jusqu'à {when}, puis renvoyé avec le même Message-ID",
+                  f"{recipient}: delivery uncertain (the server may have received the message without confirming "
+                  f"it), held until {when}, then sent again with the same Message-ID")
+    return tr(f"{recipient} : en cours d'envoi par un autre processus (ou par un processus arrêté), retenu jusqu'à {when}",
+              f"{recipient}: being sent by another process (or by one that stopped), held until {when}")
+
+
+def _send_with_retries(mailer: Mailer, message, config: Config, recipient: str,
+                       on_commit=None) -> tuple[str, str | None]:
+    """('sent', None), ('failed', server reply), ('uncertain', why) or ('pending', why), after retries with
+    doubling delays (never after an uncertain attempt: the server may hold the message already)."""
     delay = config.delivery.retry_backoff
     error = None
     for attempt in range(config.delivery.retries + 1):
@@ -98,10 +140,12 @@ def _send_with_retries(mailer: Mailer, message, config: Config, recipient: str) 
             time.sleep(delay)
             delay *= 2
         try:
-            mailer.send(message, config.delivery.sender, recipient)
+            mailer.send(message, config.delivery.sender, recipient, on_commit=on_commit)
             return "sent", None
         except Permanent as exc:
             return "failed", str(exc)
+        except Uncertain as exc:
+            return "uncertain", str(exc)
         except Blocked as exc:
             mailer.close()
             return "pending", str(exc)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -18,6 +18,11 @@ from watch.errors import DeliveryError
 from watch.i18n import tr
 
 TIMEOUT_S = 30
+# The reply to the end of a message: the server is storing it. RFC 5321 §4.5.3.2.6 asks for 10 minutes, because
+# giving up sooner is how a message ends up delivered twice. Shorter than a claim (watch.store.CLAIM_MINUTES), so
+# that no other process takes over a delivery while its sender still waits.
+REPLY_TIMEOUT_S = 600
+ENCODE_COMMAND = 'python3 -c "import getpass, urllib.parse; print(urllib.parse.quote(getpass.getpass(), safe=\'\'))"'
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,49 @@ class Blocked(Exception):
     """Nothing can be sent in this session (login or TLS refused, sender refused): every delivery waits."""
 
 
+class Uncertain(Exception):
+    """The message went out whole but no reply came (connection lost, timeout): the server may have stored it.
+
+    SMTP cannot tell (RFC 1047): sending it again may make a second copy, not sending it may lose it.
+    """
+
+
+class _Committing:
+    """smtplib's client, with a call just before the end of the message leaves (the final dot, which commits it)."""
+
+    on_commit: Callable[[], None] | None = None
+    committed = False  # the end of the current message has left
+    reply_timeout: float = REPLY_TIMEOUT_S
+    _in_data = False
+
+    def data(self, msg):
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+    def send(self, s):
+        # In DATA, smtplib sends the command as text, then the whole message with its final dot as bytes.
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            if self.on_commit:
+                self.on_commit()
+            self.committed = True
+            if self.sock is not None:
+                self.sock.settimeout(self.reply_timeout)
+        return super().send(s)
+
+
+class _Client(_Committing, smtplib.SMTP):
+    pass
+
+
+class _ClientSSL(_Committing, smtplib.SMTP_SSL):
+    pass
+
+
 def smtp_settings(url: str | None = None) -> SmtpSettings | None:
     """Settings from the URL (default `$VEILLE_SMTP_URL`); None when none is configured."""
     url = url if url is not None else os.environ.get("VEILLE_SMTP_URL", "")
@@ -55,6 +103,18 @@ def smtp_settings(url: str | None = None) -> SmtpSettings | None:
         port = parts.port
     except ValueError:
         parts, port = None, None
+    after_host = parts is not None and (parts.path not in ("", "/") or parts.query or parts.fragment)
+    if "@" in url and (parts is None or after_host):
+        # urlsplit ends the host at the first / ? or #: a password holding one becomes a host (and a DNS lookup).
+        raise DeliveryError(tr(
+            "VEILLE_SMTP_URL illisible : un caractère @ / # ? ou : du mot de passe (ou de l'utilisateur) doit être "
+            "encodé en %XX (@ → %40, / → %2F, # → %23, ? → %3F, : → %3A), par exemple "
+            "smtp://veille:p%40ss%2F1@mail.example.org:587 pour le mot de passe p@ss/1. Pour encoder le vôtre sans "
+            "l'afficher : " + ENCODE_COMMAND,
+            "VEILLE_SMTP_URL unreadable: a @ / # ? or : in the password (or user name) must be percent-encoded "
+            "(@ → %40, / → %2F, # → %23, ? → %3F, : → %3A), for example "
+            "smtp://veille:p%40ss%2F1@mail.example.org:587 for the password p@ss/1. To encode yours without "
+            "showing it: " + ENCODE_COMMAND))
     if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise DeliveryError(tr("VEILLE_SMTP_URL illisible : écrire smtp://hôte:587, smtps://hôte:465 ou "
                                "smtp://utilisateur:mot-de-passe@hôte:587",
@@ -69,9 +129,10 @@ def smtp_settings(url: str | None = None) -> SmtpSettings | None:
 class Mailer:
     """One SMTP session, opened on first use and reopened after a lost connection."""
 
-    def __init__(self, settings: SmtpSettings, timeout: float = TIMEOUT_S):
+    def __init__(self, settings: SmtpSettings, timeout: float = TIMEOUT_S, reply_timeout: float = REPLY_TIMEOUT_S):
         self.settings = settings
         self.timeout = timeout
+        self.reply_timeout = reply_timeout
         self.client: smtplib.SMTP | None = None
         self.unreachable: str | None = None  # set by the caller once retries could not reach the server
 
@@ -82,9 +143,9 @@ class Mailer:
         context = ssl.create_default_context()
         try:
             if settings.scheme == "smtps":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=self.timeout, context=context)
+                client: smtplib.SMTP = _ClientSSL(settings.host, settings.port, timeout=self.timeout, context=context)
             else:
-                client = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
+                client = _Client(settings.host, settings.port, timeout=self.timeout)
                 client.ehlo()
                 if client.has_extn("starttls"):
                     client.starttls(context=context)
@@ -105,13 +166,18 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             raise Transient(tr(f"serveur SMTP injoignable {settings} : {exc}",
                                f"SMTP server unreachable {settings}: {exc}")) from None
+        client.reply_timeout = self.reply_timeout
         self.client = client
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
-        """Send to one recipient; raise Transient or Permanent with the server's reply."""
+    def send(self, message: EmailMessage, sender: str, recipient: str,
+             on_commit: Callable[[], None] | None = None) -> None:
+        """Send to one recipient; raise Transient or Permanent with the server's reply, Uncertain when the message
+        went out whole and no reply came. `on_commit` is called just before the end of the message is sent."""
         self.open()
+        client = self.client
+        client.on_commit, client.committed = on_commit, False
         try:
-            refused = self.client.send_message(message, from_addr=sender, to_addrs=[recipient])
+            refused = client.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(recipient, (550, b"refused"))
             error = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
@@ -121,16 +187,20 @@ class Mailer:
                              "sources.yaml une adresse de votre domaine que ce serveur accepte)",
                              f"sender {sender} refused: {_reply(exc)} (set delivery.sender in sources.yaml to an "
                              "address of your domain that this server accepts)")) from None
-        except smtplib.SMTPServerDisconnected as exc:
-            self.client = None
-            raise Transient(tr(f"connexion SMTP perdue : {exc}", f"SMTP connection lost: {exc}")) from None
-        except smtplib.SMTPResponseException as exc:
+        except smtplib.SMTPResponseException as exc:  # a reply, even after the final dot: the server knows
             if exc.smtp_code == 421:  # the server is closing the session: reconnect next time
                 self.close()
             raise (Permanent if exc.smtp_code >= 500 else Transient)(_reply(exc)) from None
-        except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException) as exc:  # timeout, connection lost or reset: no reply
             self.close()
+            if client.committed:
+                raise Uncertain(tr(f"pas de réponse du serveur au message envoyé en entier : {exc}",
+                                   f"no reply from the server to the message sent whole: {exc}")) from None
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise Transient(tr(f"connexion SMTP perdue : {exc}", f"SMTP connection lost: {exc}")) from None
             raise Transient(tr(f"envoi interrompu : {exc}", f"sending interrupted: {exc}")) from None
+        finally:
+            client.on_commit = None
         if refused:
             code, reply = refused[recipient]
             raise Permanent(f"{code} {reply!r}")

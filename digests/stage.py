@@ -126,6 +126,8 @@ def digest_status(items: int, deliveries: list[dict[str, Any]]) -> str:
     statuses = [d["status"] for d in deliveries]
     if any(s in ("pending", "sending") for s in statuses):
         return "pending"
+    if "uncertain" in statuses:
+        return "uncertain"  # perhaps received: held until its claim expires (digests.deliver)
     if "failed" in statuses and "sent" not in statuses:
         return "failed"
     if items == 0:
@@ -141,8 +143,9 @@ def _result(store: Any, audience: Audience, digest: dict[str, Any], outcome: Del
     status = digest_status(digest["items"], deliveries)
     if status != digest["status"]:
         store.update_digest(digest["id"], status=status)
-    waiting = sum(1 for p in store.pending_deliveries(audience.id))
-    if waiting and status not in ("pending", "failed"):
+    # Held deliveries wait too: a rerun right after a killed send must not say that nothing is left.
+    waiting = len(store.pending_deliveries(audience.id)) + len(outcome.held)
+    if waiting and status not in ("pending", "failed", "uncertain"):
         status = "pending"  # an older digest still waits for its server
     return AudienceResult(audience.id, status, items=digest["items"], period=digest["period"], digest_id=digest["id"],
                           built=built, sent=outcome.sent, pending=waiting, failed=outcome.failed,

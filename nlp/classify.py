@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from nlp.pipeline import MAX_CHARS, STRONG, Pipelines, competitors_of, taxonomy
 from nlp.text import fold
 from nlp.textcat import (DEFAULT_CUT, THRESHOLD, combine, evidence_of, lead_end, lead_hits, load_model, model_input,
                          predict, rule_score)
+from watch.lifeline import end_with
 
 log = logging.getLogger(__name__)
 PASSIVE = {"par", "by"}  # "racheté par Y" / "acquired by Y": the actor comes after the verb
@@ -195,15 +197,16 @@ def _helper_pool(parts: tuple, workers: int) -> ProcessPoolExecutor:
         # Nothing preloaded: the helper imports spaCy itself. A forkserver holding spaCy too cost some 30 MB more
         # in all (its pages are copied as the helper touches them), and the two processes are near the 1 GB target.
         context.set_forkserver_preload([])
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_helper, initargs=(parts,))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_helper, initargs=(parts, os.getpid()))
 
 
 # The one Classifier of a helper process, built by the pool's initializer; the main process never sets it.
 _helper: Classifier | None = None
 
 
-def _start_helper(parts: tuple) -> None:
+def _start_helper(parts: tuple, parent: int) -> None:
     global _helper
+    end_with(parent)  # a helper outlives no classification, even one killed with SIGKILL
     _helper = Classifier.__new__(Classifier)
     _helper._parts = parts
     _helper._build(*parts)

@@ -24,6 +24,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from spiders.extract import Article, extract_article, parse_date
 from spiders.jobs import CrawlJob, EventLog, job_for_source
 from watch.i18n import tr
+from watch.lifeline import end_with
 from watch.store import Store
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ class SourceSpider(scrapy.Spider):
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload(["spiders.extract", "trafilatura", "htmldate"])
-        pool = ProcessPoolExecutor(workers, mp_context=context)
+        # Each worker ends with this crawl process, even one killed with SIGKILL (watch.lifeline).
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=end_with, initargs=(os.getpid(),))
         try:
             list(pool.map(_warm, range(workers)))  # every worker up, its imports done
         except Exception as exc:  # no workers (a broken interpreter, no /dev/shm): extraction stays in-process

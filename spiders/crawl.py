@@ -13,6 +13,7 @@ import sys
 
 from spiders.jobs import CrawlJob, EventLog
 from watch.i18n import tr
+from watch.lifeline import end_with_parent
 
 
 def spider_class(name: str, settings):  # -> type[SourceSpider] | str (why not)
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m spiders.crawl JOB.json", file=sys.stderr)
         return 2
+    end_with_parent()  # before anything slow: a crawl whose `veille collect` was killed stops too
     job = CrawlJob.load(args[0])
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "spiders.settings")
     from scrapy.crawler import CrawlerProcess

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from watch.config import CollectSettings, Config, Source, source_locations
 from watch.i18n import tr
+from watch.lifeline import child_env
 from watch.models import FetchOutcome, utcnow
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,8 @@ def run_crawl(job: CrawlJob, *, stop: StopFlag | None = None, python: str | None
         folder = Path(work)
         job.events = str(folder / "events.jsonl")
         job.dump(folder / "job.json")
-        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "spiders.settings", "PYTHONUNBUFFERED": "1"}
+        # child_env: the crawl ends with this process, even one killed with SIGKILL (watch.lifeline).
+        env = child_env({**os.environ, "SCRAPY_SETTINGS_MODULE": "spiders.settings", "PYTHONUNBUFFERED": "1"})
         with open(folder / "crawl.log", "wb") as log_file:
             try:
                 child = subprocess.Popen([python or sys.executable, "-m", "spiders.crawl", str(folder / "job.json")],

@@ -158,6 +158,16 @@ class SmtpRecorder:
         return [r for _, rcpts, _ in self.messages for r in rcpts]
 
 
+@pytest.fixture
+def recorder():
+    """A running SmtpRecorder server: (handler, port) (import this fixture into a test module to use it)."""
+    handler = SmtpRecorder()
+    server = smtp_server(handler)
+    server.start()
+    yield handler, server.port
+    server.stop()
+
+
 def smtp_server(handler: SmtpRecorder, port: int | None = None, **options):
     """A real SMTP server on 127.0.0.1 (aiosmtpd Controller); call .start() and .stop()."""
     from aiosmtpd.controller import Controller

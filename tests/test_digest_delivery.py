@@ -14,7 +14,7 @@ import pytest
 from digests import run_digests
 from digests.message import build_message
 from tests.conftest import free_port
-from tests.digest_data import config  # noqa: F401 (a fixture)
+from tests.digest_data import config, recorder  # noqa: F401 (fixtures)
 from tests.digest_data import Seed, SmtpRecorder, make_config, seed, self_signed, smtp_server, tls_context
 from watch.errors import DeliveryError
 
@@ -30,15 +30,6 @@ def items(store):
         Seed("Batteries : une norme européenne", source="trade", score=70, labels=("regulation",)),
         Seed("Hausse des prix de 5 %", score=75, labels=("pricing",)),
     ])
-
-
-@pytest.fixture
-def recorder():
-    handler = SmtpRecorder()
-    server = smtp_server(handler)
-    server.start()
-    yield handler, server.port
-    server.stop()
 
 
 def now() -> datetime:

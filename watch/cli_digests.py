@@ -7,6 +7,7 @@ The stage is imported inside each command so that `veille --help` does not load 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -49,8 +50,10 @@ def _say_where_it_went(report, err) -> None:
 
 
 def _exit_code(report) -> int:
-    """1 when a delivery failed, or waits on a configured server that did not take it; 0 otherwise."""
-    troubled = [r for r in report.results if r.status == "failed" or (r.status == "pending" and report.smtp and r.error)]
+    """1 when a delivery failed (a recipient refused included), is uncertain, is held, or waits on a configured
+    server that did not take it; 0 otherwise."""
+    troubled = [r for r in report.results if r.status == "failed" or r.failed
+                or (r.status in ("pending", "uncertain") and report.smtp and r.error)]
     return 1 if troubled and not report.dry_run else 0
 
 
@@ -138,6 +141,9 @@ def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
 def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
     """Bulletins construits / built digests, newest first, with their deliveries.
 
+    `uncertain` counts deliveries whose outcome is unknown (the SMTP server may have received the message when
+    `veille digest send` was stopped): they are held until `held_until`, then sent again with the same Message-ID.
+
     \b
     Exemples / examples:
       veille digest list
@@ -152,8 +158,10 @@ def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
         for row in rows:
             row["cutoff"] = (row["cutoff"] or "")[:16]
             row["sent_at"] = (row["sent_at"] or "")[:16]
+            if row["held_until"] and fmt == "table":  # when the held deliveries are sent again, in local time
+                row["held_until"] = datetime.fromisoformat(row["held_until"]).astimezone().strftime("%m-%d %H:%M")
         emit(rows, fmt, table_columns=("id", "audience", "period", "cutoff", "status", "items", "sent", "pending",
-                                       "failed", "sent_at", "last_error"),
+                                       "uncertain", "held_until", "failed", "sent_at", "last_error"),
              title=tr("Alertes" if alerts else "Bulletins", "Alerts" if alerts else "Digests"))
 
     run()

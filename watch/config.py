@@ -38,6 +38,15 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SHORT_CRON = re.compile(r"^\s*(?:(daily|[a-z]{3}(?:[-,][a-z]{3})*)\s+)?(\d{1,2}):(\d{2})\s*$")
 
 
+def _header_text(value: str, use_fr: str, use_en: str) -> str:
+    """`value`, which goes into a mail header: refused with a line break (CR, LF, or one str.splitlines knows) or a
+    control character, which would start a new header or be refused at each delivery."""
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch in "\x85\u2028\u2029" for ch in value):
+        raise ValueError(tr(f"le nom tient sur une ligne, sans caractère de contrôle ({use_fr})",
+                            f"the name must fit on one line, without control characters ({use_en})"))
+    return value
+
+
 class Model(BaseModel):
     # validate_default: a default passes the same checks as a written value, so a configuration validated again
     # (a copy, a child process) can never fail on a field it did not set.
@@ -450,11 +459,7 @@ class Audience(Model):
     @field_validator("name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        # The name goes into the e-mail subject: a line break there would start a new header.
-        if "\r" in value or "\n" in value:
-            raise ValueError(tr("le nom tient sur une ligne (il sert d'objet d'e-mail)",
-                                "the name must fit on one line (it is used in the e-mail subject)"))
-        return value
+        return _header_text(value, "il sert d'objet d'e-mail", "it is used in the e-mail subject")
 
 
 class Delivery(Model):
@@ -487,7 +492,15 @@ class Delivery(Model):
     def _https(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("https://"):
             raise ValueError(tr("l'URL doit être en https://", "the URL must be https://"))
+        if value is not None and re.search(r"\s", value):
+            raise ValueError(tr("espace ou retour à la ligne dans l'URL (encoder une espace en %20)",
+                                "space or line break in the URL (encode a space as %20)"))
         return value
+
+    @field_validator("sender_name")
+    @classmethod
+    def _sender_name(cls, value: str) -> str:
+        return _header_text(value, "il sert d'en-tête From", "it goes into the From header")
 
 
 class Config(Model):

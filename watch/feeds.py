@@ -32,6 +32,7 @@ import httpx
 from watch.config import CollectSettings
 from watch.errors import SourceError
 from watch.i18n import tr
+from watch.lifeline import end_with
 from watch.models import BACKOFF_CAP_S, Entry, FetchOutcome, backoff_seconds, clean_entry, utcnow  # noqa: F401 (re-exported)
 from watch.store import Store
 
@@ -72,7 +73,8 @@ def _parser_pool(feeds: int, workers: int = 0) -> Executor:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["watch.feeds"])
-    return ProcessPoolExecutor(workers or cores, mp_context=context)
+    # Each worker ends with this process, even one killed with SIGKILL (watch.lifeline).
+    return ProcessPoolExecutor(workers or cores, mp_context=context, initializer=end_with, initargs=(os.getpid(),))
 
 
 class _Parsers:

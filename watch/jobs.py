@@ -20,6 +20,7 @@ from typing import Any
 
 from watch.config import Config
 from watch.i18n import tr
+from watch.lifeline import child_env, end_with_parent
 from watch.models import utcnow
 from watch.schedule import JobSpec
 from watch.store import Store
@@ -64,7 +65,8 @@ def classify_items(config: Config, store: Store, stop: threading.Event) -> JobRe
     if not store.ids_to_classify():
         return JobResult("ok", {"classified": 0})  # nothing new: no pipelines to load, no stories to regroup
     child = subprocess.Popen([sys.executable, "-m", "watch.jobs", "classify", str(store.path)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                             env=child_env())  # it ends with the scheduler, even one killed with SIGKILL
     # Pickled, not re-read from sources.yaml: the file may have changed since (or be invalid, the old schedule kept).
     pending_input: bytes | None = pickle.dumps(config)
     while True:
@@ -107,6 +109,7 @@ def _stop_group(child: subprocess.Popen, grace: float = 10) -> None:
 
 def _classify_main(database: str) -> int:
     """`python -m watch.jobs classify DB`: the pickled configuration on stdin, the counts as JSON on stdout."""
+    end_with_parent()
     config = pickle.loads(sys.stdin.buffer.read())  # from the parent scheduler only
     try:
         from nlp.stage import classify

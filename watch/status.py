@@ -26,10 +26,11 @@ class Status:
 
     @property
     def attention(self) -> bool:
-        """Something an operator should look at: a failing source, a failed job, a delivery that failed."""
+        """Something an operator should look at: a failing source, a failed job, a delivery that failed or whose
+        outcome is uncertain (the server may have received it)."""
         return (any(s["status"] in ("failing", "gone") for s in self.sources)
                 or any(j["outcome"] == "error" for j in self.jobs)
-                or any(d.get("failed") or d.get("status") == "failed" for d in self.digests))
+                or any(d.get("failed") or d.get("uncertain") or d.get("status") == "failed" for d in self.digests))
 
 
 def scheduler_status(config: Config, store: Store, now: datetime | None = None) -> Status:
@@ -70,5 +71,6 @@ def scheduler_status(config: Config, store: Store, now: datetime | None = None) 
             "audience": audience.id, "schedule": job.get("schedule"), "next_run": job.get("next_run"),
             "period": row.get("period"), "status": row.get("status"), "items": row.get("items"),
             "sent_at": row.get("sent_at"), "sent": row.get("sent") or 0, "pending": row.get("pending") or 0,
-            "failed": row.get("failed") or 0, "attempts": row.get("attempts") or 0, "error": row.get("last_error")})
+            "failed": row.get("failed") or 0, "uncertain": row.get("uncertain") or 0,
+            "held_until": row.get("held_until"), "attempts": row.get("attempts") or 0, "error": row.get("last_error")})
     return status

@@ -42,7 +42,7 @@ UPDATE_ITEM = ("update items set title = ?, summary = ?, html = ?, text = ?, aut
 FETCH_COLUMNS = ("url", "duration_ms", "http_status", "outcome", "bytes", "entries", "new", "updated", "error", "warning",
                  "pages")
 BUSY_TIMEOUT_S = 30
-CLAIM_MINUTES = 15  # a delivery 'sending' for longer belongs to a process that died
+CLAIM_MINUTES = 15  # a delivery 'sending' or 'uncertain' for longer belongs to a process that died
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -885,7 +885,7 @@ class Store:
         conn.execute(f"update digests set html = ?, text = ?, chart = null, updated_at = ? where id in ({digest_marks})",
                      [f"<p>{notice}</p>", notice, utcnow().isoformat(), *digest_ids])
         conn.execute(f"update deliveries set status = 'failed', last_error = 'content erased', claimed_at = null "
-                     f"where digest_id in ({digest_marks}) and status in ('pending', 'sending')", digest_ids)
+                     f"where digest_id in ({digest_marks}) and status in ('pending', 'sending', 'uncertain')", digest_ids)
 
     def _tables_referencing_items(self) -> list[tuple[str, str]]:
         """(table, column) of every foreign key to items.id, including tables added by later stages."""
@@ -1047,13 +1047,31 @@ class Store:
                            stale_before: datetime | None = None) -> list[dict[str, Any]]:
         """Deliveries not yet made for an audience's digests (or alerts), oldest digest first.
 
-        A delivery left 'sending' by a process that died before `stale_before` counts as pending again.
+        A delivery left 'sending' or 'uncertain' by a process that died, claimed before `stale_before`, counts as
+        pending again.
         """
         stale = _utc(stale_before or utcnow() - timedelta(minutes=CLAIM_MINUTES))
         return self._rows("select v.*, d.period, d.audience from deliveries v join digests d on d.id = v.digest_id "
                           "where d.audience = ? and d.kind = ? and (v.status = 'pending' or "
-                          "(v.status = 'sending' and v.claimed_at < ?)) order by d.cutoff, v.id",
+                          "(v.status in ('sending', 'uncertain') and v.claimed_at < ?)) order by d.cutoff, v.id",
                           [audience, kind, stale])
+
+    def held_deliveries(self, audience: str, kind: str = "digest",
+                        stale_before: datetime | None = None) -> list[dict[str, Any]]:
+        """Deliveries claimed ('sending', 'uncertain') since `stale_before`: they wait for their claim to expire."""
+        stale = _utc(stale_before or utcnow() - timedelta(minutes=CLAIM_MINUTES))
+        return self._rows("select v.*, d.period, d.audience from deliveries v join digests d on d.id = v.digest_id "
+                          "where d.audience = ? and d.kind = ? and v.status in ('sending', 'uncertain') "
+                          "and v.claimed_at >= ? order by d.cutoff, v.id", [audience, kind, stale])
+
+    def mark_uncertain(self, delivery_id: int) -> str:
+        """The end of its message leaves now: until the server's reply is recorded, the delivery may have been
+        made (status 'uncertain', its claim renewed from now). Return the claim's new time."""
+        now = utcnow().isoformat()
+        with self.transaction() as conn:
+            conn.execute("update deliveries set status = 'uncertain', claimed_at = ?, updated_at = ? where id = ?",
+                         [now, now, delivery_id])
+        return now
 
     def claim_delivery(self, delivery: dict[str, Any]) -> bool:
         """Take a pending delivery for this process (status 'sending'); False when another process took it.
@@ -1085,7 +1103,8 @@ class Store:
     def digests_list(self, audience: str | None = None, kind: str | None = "digest",
                      limit: int | None = None) -> list[dict[str, Any]]:
         """Stored digests newest first, with their delivery counts (no message bodies)."""
-        where, params = [], []
+        stale = _utc(utcnow() - timedelta(minutes=CLAIM_MINUTES))
+        where, params = [], [stale, stale, stale]
         if audience:
             where.append("d.audience = ?")
             params.append(audience)
@@ -1094,7 +1113,13 @@ class Store:
             params.append(kind)
         sql = ("select d.id, d.audience, d.kind, d.period, d.period_start, d.cutoff, d.created_at, d.status, d.items, "
                "d.subject, d.archive_path, d.error, "
-               "sum(v.status = 'sent') as sent, sum(v.status in ('pending', 'sending')) as pending, sum(v.status = 'failed') as failed, "
+               "sum(v.status = 'sent') as sent, sum(v.status in ('pending', 'sending', 'uncertain')) as pending, "
+               "sum(v.status = 'failed') as failed, "
+               # Uncertain: the server may have the message (digests.deliver); once its claim has expired, it waits
+               # to be sent again like any pending delivery.
+               "sum(v.status = 'uncertain' and v.claimed_at >= ?) as uncertain, "
+               "max(case when v.status in ('sending', 'uncertain') and v.claimed_at >= ? then v.claimed_at end) "
+               "as held_since, sum(v.status in ('sending', 'uncertain') and v.claimed_at >= ?) as held, "
                "sum(v.status = 'suppressed') as suppressed, max(v.sent_at) as sent_at, max(v.attempts) as attempts, "
                "(select last_error from deliveries e where e.digest_id = d.id and e.last_error is not null "
                " order by e.updated_at desc limit 1) as last_error "
@@ -1106,8 +1131,14 @@ class Store:
             sql += f" limit {int(limit)}"
         rows = self._rows(sql, params)
         for row in rows:
-            for name in ("sent", "pending", "failed", "suppressed"):
+            for name in ("sent", "pending", "failed", "suppressed", "uncertain", "held"):
                 row[name] = row[name] or 0
+            since = row.pop("held_since")
+            row["held_until"] = _utc(datetime.fromisoformat(since) + timedelta(minutes=CLAIM_MINUTES)) if since else None
+            if row["uncertain"]:
+                row["status"] = "uncertain"
+            elif row["status"] == "uncertain":  # its claim has expired: it waits to be sent again
+                row["status"] = "pending"
         return rows
 
     def digest_overview(self) -> list[dict[str, Any]]:
@@ -1120,7 +1151,7 @@ class Store:
                 digest = rows[0]
                 overview.append({key: digest[key] for key in (
                     "audience", "period", "status", "cutoff", "items", "sent_at", "attempts", "last_error",
-                    "sent", "pending", "failed")})
+                    "sent", "pending", "failed", "uncertain", "held_until")})
         return sorted(overview, key=lambda r: r["audience"])
 
     def suppress(self, email: str, reason: str = "unsubscribe") -> bool:
@@ -1305,7 +1336,8 @@ class Store:
                                   "as last_error from deliveries v join digests d on d.id = v.digest_id group by 1, 2"):
                 entry = audiences.setdefault(row["audience"], {"audience": row["audience"], "digests": 0, "alerts": 0,
                                                                "items": 0, "sent": 0, "failed": 0, "pending": 0})
-                status = "pending" if row["status"] == "sending" else row["status"]  # sending: claimed, not yet sent
+                # sending: claimed, not yet sent; uncertain: perhaps sent, sent again once its claim expires
+                status = "pending" if row["status"] in ("sending", "uncertain") else row["status"]
                 if status in ("sent", "failed", "pending"):
                     entry[status] += row["n"]
                 if status == "sent":
