@@ -141,7 +141,9 @@ def test_status_in_french_says_schedules_and_states_in_french(demo_folder):
     assert "toutes les heures" in status and "every" not in status and "active" in status
     assert "prochain" in status and "next_run" not in status
     sources = in_folder(folder, "sources", "list", env=env).stdout
-    assert "presse pro" in sources and "trade-press" not in sources and "flux" in sources
+    assert "flux" in sources and "hors ligne" in sources and "articles" in sources, "the items column fits"
+    wide = in_folder(folder, "sources", "list", "--wide", env=env).stdout
+    assert "presse pro" in wide and "trade-press" not in wide
 
 
 def test_french_plan_has_no_english_kind_left(demo_folder):

@@ -231,7 +231,7 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
     rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "pages": o.pages, "entries": o.entries,
              "new": o.new, "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning}
             for o in report.outcomes]
-    emit(rows, fmt, title=tr("Collecte", "Collection"))
+    emit(rows, fmt, title=tr("Collecte", "Collection"), table_columns=("source", "outcome", "new", "updated", "problem"))
     err.print(counted(report.new, "nouvel article", "nouveaux articles", "new item", "new items") + ", "
               + counted(report.updated, "mis à jour", "mis à jour", "updated", "updated") + ", "
               + counted(len(report.failed), "source en échec", "sources en échec", "source failed", "sources failed")
@@ -266,7 +266,7 @@ def sources_list(obj: Context, fmt: str) -> None:
                      "grade": source.reliability, "status": row.get("status"), "items": row.get("items", 0),
                      "last_success": (row.get("last_success_at") or "")[:16], "failures": row.get("failures", 0),
                      "last_error": row.get("last_error") or "", "url": source.url})
-    emit(rows, fmt, table_columns=("id", "kind", "type", "lang", "grade", "status", "items", "last_error"),
+    emit(rows, fmt, table_columns=("id", "kind", "status", "items", "last_error"),
          wide_columns=("id", "kind", "type", "lang", "grade", "status", "items", "last_success", "failures",
                        "last_error", "url"))
 

@@ -212,7 +212,7 @@ def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, da
             if source:
                 from watch.cli_support import require_sources
 
-                require_sources([source], obj.config, store)
+                require_sources([source], obj.config_if_any(), store)
             if expired:
                 rows = expire(obj.config, store, dry_run=True)
             else:

@@ -37,15 +37,16 @@ HEADERS: dict[str, tuple[str, str]] = {
     "recommendation": ("recommandation", "recommendation"), "how": ("comment", "how"), "label": ("étiquette", "label"),
 }
 
-# Values of the enumerated columns: states, outcomes, kinds, source types, access, severities, origins.
+# Values of the enumerated columns: states, outcomes, kinds, source types, access, severities, origins. A state
+# word agrees with what it is the state of when that is one thing: "nouvelle" source or note, "mise à jour" note.
 VALUES: dict[str, tuple[str, str]] = {
     "ok": ("ok", "ok"), "not_modified": ("inchangé", "not modified"), "error": ("erreur", "error"),
     "gone": ("disparue", "gone"), "skipped": ("ignoré", "skipped"), "stopped": ("arrêté", "stopped"),
-    "active": ("active", "active"), "failing": ("en échec", "failing"), "new": ("nouveau", "new"),
+    "active": ("active", "active"), "failing": ("en échec", "failing"), "new": ("nouvelle", "new"),
     "never": ("jamais lue", "never read"), "pending": ("en attente", "pending"), "sending": ("en cours", "sending"),
     "sent": ("envoyé", "sent"), "failed": ("échec", "failed"), "empty": ("vide", "empty"),
-    "suppressed": ("désinscrit", "suppressed"), "updated": ("mis à jour", "updated"),
-    "unchanged": ("inchangé", "unchanged"), "duplicate": ("en double", "duplicate"), "bad": ("refusée", "bad"),
+    "suppressed": ("désinscrit", "suppressed"), "updated": ("mise à jour", "updated"),
+    "unchanged": ("inchangée", "unchanged"), "duplicate": ("en double", "duplicate"), "bad": ("refusée", "bad"),
     "feed": ("flux", "feed"), "spider": ("robot", "spider"), "page": ("page", "page"), "offline": ("hors ligne", "offline"),
     "online": ("en ligne", "online"), "page_change": ("changement de page", "page change"),
     "adhoc": ("ponctuelle", "ad hoc"), "collect": ("collecte", "collect"), "classify": ("classement", "classify"),
