@@ -98,7 +98,7 @@ def test_a_send_killed_while_the_server_holds_its_reply_is_uncertain_held_then_s
         assert (listed[0]["status"], listed[0]["uncertain"], listed[0]["pending"]) == ("uncertain", 1, 1)
         assert datetime.fromisoformat(listed[0]["held_until"]) == until
         table = cli("--config", str(path), "digest", "list", "--audience", "rd", env={"COLUMNS": "250"}).stdout
-        assert "uncertain" in table and until.astimezone().strftime("%H:%M") in table
+        assert "incertain" in table and until.astimezone().strftime("%H:%M") in table
         status = cli("--config", str(path), "status", "--section", "digests", "--format", "json")
         rd = next(row for row in json.loads(status.stdout)["digests"] if row["audience"] == "rd")
         assert status.exit_code == 1 and (rd["status"], rd["uncertain"]) == ("uncertain", 1)  # needs attention

@@ -36,12 +36,12 @@ def test_demo_collects_the_sector_with_recent_items_and_history(tmp_path, monkey
     crawled = [i for i in items if i["source"] == "rouleo-site"]
     assert len(crawled) == 8 and {i["origin"] for i in crawled} == {"spider"}, "the competitor site, page by page"
     assert all(len(i["text"]) > 150 and "Accueil" not in i["text"] and not i["published_estimated"] for i in crawled)
-    assert "spider" in result.stdout and "rouleo-site" in result.stdout
+    assert "robot" in result.stdout and "rouleo-site" in result.stdout  # origin spider, in French
     notes = [i for i in items if i["origin"] == "offline"]
     assert len(notes) == 8 and {n["source"] for n in notes} == {"salons", "terrain-commercial", "presse-imprimee"}
     assert all(n["entered_by"] == "demo" and n["entered_from"].endswith(f"demo-field-notes.csv:{k}")
                for n, k in zip(sorted(notes, key=lambda n: n["entered_from"]), range(2, 10)))
-    assert "Notes de terrain : 8 importée(s)" in result.stdout
+    assert "Notes de terrain : 8 importées" in result.stdout
     now = datetime.now(timezone.utc)
     published = [datetime.fromisoformat(i["published_at"]) for i in items]
     assert all(p <= now for p in published)
@@ -58,14 +58,14 @@ def test_second_demo_run_shows_a_page_change_and_the_third_nothing_new(tmp_path,
     assert "Changement de page" not in first.stdout, "the first run stores the page's baseline"
     again = run("--db", str(db), "demo", "--port", port)
     assert again.exit_code == 0
-    assert re.search(r"\b1 nouveaux articles", again.stdout), "the feeds give nothing new, the pricing page changed"
+    assert re.search(r"\b1 nouvel article,", again.stdout), "the feeds give nothing new, the pricing page changed"
     assert "Changement de page détecté (veloce-tarifs)" in again.stdout
     assert "2 790 € → 2 890 € (+3,6 %)" in again.stdout and "+ Kargo Lab T3 Pro" in again.stdout
     with Store.open(db) as store:
         [change] = [i for i in store.items() if i["origin"] == "page_change"]
         assert change["competitor"] == "veloce" and change["classified_at"]
     third = run("--db", str(db), "demo", "--port", port)
-    assert re.search(r"\b0 nouveaux articles", third.stdout), "new noise on the page (time, counter, token) is ignored"
+    assert re.search(r"\b0 nouvel article,", third.stdout), "new noise on the page (time, counter, token) is ignored"
 
 
 def test_demo_server_answers_conditional_get_and_advertises_its_feeds():

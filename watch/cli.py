@@ -22,19 +22,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from watch import config as config_mod
+from watch.cli_support import (counted, counted_fr, default_config, demo_config, feed_language, is_missing,
+                               named_config, require_sources)
 from watch.collect import collect as run_collect
 from watch.errors import ConfigError, UsageError, VeilleError
 from watch.feeds import discover_feed
-from watch.i18n import tr, user_language
+from watch.i18n import tr
 from watch.output import emit, format_option
 from watch.store import Store
 from watch.untrusted import plain, shorten
-from nlp.score import render_reasons, taxonomy_names
 
-ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
-               "published_at", "published_estimated", "fetched_at", "first_seen", "origin", "hash",
-               "labels", "entities", "actor", "score", "reasons", "why", "story", "credibility",
-               "competitor", "themes", "entered_by", "entered_from", "attachment")
 err = Console(stderr=True, highlight=False)
 
 
@@ -57,9 +54,26 @@ class Context:
             self._config = config
         return self._config
 
+    def config_or_defaults(self) -> config_mod.Config:
+        """The configuration, or the defaults when there is no sources.yaml here and none was named: for ad-hoc
+        work that needs no watch (collect --url, items, trends)."""
+        try:
+            return self.config
+        except ConfigError as exc:
+            if named_config(self.config_path) or not is_missing(exc):
+                raise
+            return default_config()
+
+    def config_if_any(self) -> config_mod.Config | None:
+        """The configuration, or None where there is none (or it has problems): for checks that also work without."""
+        try:
+            return self.config
+        except ConfigError:
+            return None
+
     def store(self) -> Store:
         path = self.db_path or os.environ.get("VEILLE_DB")
-        return Store.open(path or self.config.database)
+        return Store.open(path or self.config_or_defaults().database)
 
 
 def handle_errors(func):
@@ -116,7 +130,7 @@ def stopped_by_signals():
             signal.signal(signum, handler)
 
 
-def parse_since(value: str | None) -> datetime | None:
+def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """`7d`, `12h`, `2w`, `30m` before now, or an ISO date/time (UTC when no zone is given)."""
     if not value:
         return None
@@ -128,28 +142,23 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise UsageError(tr(f"--since {value!r} illisible : écrire 7d, 12h, 2w ou une date 2026-11-01",
-                            f"--since {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01")) from None
+        raise UsageError(tr(f"{option} {value!r} illisible : écrire 7d, 12h, 2w ou une date 2026-11-01",
+                            f"{option} {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01")) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _display_names(obj: Context) -> dict[str, str]:
-    """Names to render reasons with: themes, competitors and labels in the reader's language."""
-    names = taxonomy_names(user_language())
-    try:
-        config = obj.config
-    except ConfigError:
-        return names
-    names.update({t.id: t.label for t in config.themes})
-    names.update({c.id: c.name for c in config.competitors})
-    return names
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--config", "config_path", metavar="PATH", help="sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG).")
-@click.option("--db", "db_path", metavar="PATH", help="SQLite database (default from sources.yaml, or $VEILLE_DB).")
-@click.option("-v", "--verbose", count=True, help="More log lines on stderr (-vv for debug).")
-@click.version_option(package_name="veille")
+@click.option("--config", "config_path", metavar="PATH",
+              help=tr("sources.yaml à utiliser (défaut ./sources.yaml ou $VEILLE_CONFIG).",
+                      "sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG)."))
+@click.option("--db", "db_path", metavar="PATH",
+              help=tr("Base SQLite (défaut : celle de sources.yaml, ou $VEILLE_DB ; sans configuration "
+                      "data/veille.db sous le dossier courant).",
+                      "SQLite database (default from sources.yaml, or $VEILLE_DB; without a configuration "
+                      "data/veille.db under the current folder)."))
+@click.option("-v", "--verbose", count=True, help=tr("Plus de journal sur stderr (-vv : débogage).",
+                                                     "More log lines on stderr (-vv for debug)."))
+@click.version_option(package_name="veille", help=tr("Afficher la version et quitter.", "Show the version and exit."))
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int) -> None:
     """veille: veille marchés et concurrents / market and competitor watch.
@@ -166,11 +175,18 @@ def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbo
 
 
 @main.command()
-@click.option("--source", "source_ids", multiple=True, metavar="ID", help="Only this source (repeatable).")
-@click.option("--url", "urls", multiple=True, metavar="URL", help="Ad-hoc feed not in the configuration (origin adhoc).")
-@click.option("--follow", metavar="SELECTOR", help="With --url: crawl it as a listing page and follow the article "
-              "links this CSS (or XPath) selector matches.")
-@click.option("--no-classify", is_flag=True, help="Store only; leave classification for later.")
+@click.option("--source", "source_ids", multiple=True, metavar="ID",
+              help=tr("Seulement cette source (répétable).", "Only this source (repeatable)."))
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help=tr("Flux ponctuel hors configuration (origine adhoc) ; marche sans sources.yaml.",
+                      "Ad-hoc feed not in the configuration (origin adhoc); works without a sources.yaml."))
+@click.option("--follow", metavar="SELECTOR",
+              help=tr("Avec --url : la lire comme une page de liste et suivre les liens d'articles que ce "
+                      "sélecteur CSS (ou XPath) désigne.",
+                      "With --url: crawl it as a listing page and follow the article links this CSS (or XPath) "
+                      "selector matches."))
+@click.option("--no-classify", is_flag=True, help=tr("Enregistrer seulement ; classer plus tard.",
+                                                     "Store only; leave classification for later."))
 @format_option
 @click.pass_obj
 @handle_errors
@@ -191,7 +207,8 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
     if follow and not urls:
         raise UsageError(tr("--follow s'emploie avec --url (la page de liste à parcourir)",
                             "--follow goes with --url (the listing page to crawl)"))
-    config = obj.config
+    # Ad-hoc URLs alone need no watch configuration; named sources do.
+    config = obj.config_or_defaults() if urls and not source_ids else obj.config
     with obj.store() as store, stopped_by_signals():
         total = len(source_ids) + len(urls) if (source_ids or urls) else len(config.sources)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -215,49 +232,12 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
     rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "pages": o.pages, "entries": o.entries,
              "new": o.new, "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning}
             for o in report.outcomes]
-    emit(rows, fmt, title=tr("Collecte", "Collection"))
-    err.print(tr(f"{report.new} nouveaux, {report.updated} mis à jour, {len(report.failed)} source(s) en échec ; base : {store.path}",
-                 f"{report.new} new, {report.updated} updated, {len(report.failed)} source(s) failed; database: {store.path}"),
-              markup=False)
+    emit(rows, fmt, title=tr("Collecte", "Collection"), table_columns=("source", "outcome", "new", "updated", "problem"))
+    err.print(counted(report.new, "nouvel article", "nouveaux articles", "new item", "new items") + ", "
+              + counted(report.updated, "mis à jour", "mis à jour", "updated", "updated") + ", "
+              + counted(len(report.failed), "source en échec", "sources en échec", "source failed", "sources failed")
+              + tr(f" ; base : {store.path}", f"; database: {store.path}"), markup=False)
     sys.exit(1 if report.failed else 0)
-
-
-@main.group(invoke_without_command=True)
-@click.option("--since", metavar="WHEN", help="First seen since 7d, 12h, 2w or a date (2026-11-01).")
-@click.option("--source", metavar="ID", help="Items carried by this source.")
-@click.option("--search", metavar="TEXT", help="Full-text search, accents ignored (rachete finds rachète).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items (table: 50).")
-@format_option
-@click.pass_context
-@handle_errors
-def items(ctx: click.Context, since: str | None, source: str | None, search: str | None, limit: int | None,
-          fmt: str) -> None:
-    """Lister les articles collectés / list collected items (`veille items delete` erases some).
-
-    \b
-    Exemples / examples:
-      veille items --since 7d
-      veille items --search "levée de fonds" --format json
-      veille items --source veloce-news --format csv > veloce.csv
-      veille items --format jsonl | jq .title
-    """
-    if ctx.invoked_subcommand:
-        return
-    obj = ctx.obj
-    with obj.store() as store:
-        rows = store.items(since=parse_since(since), source=source, search=search,
-                           limit=limit or (50 if fmt == "table" else None))
-    if fmt == "table":
-        for row in rows:
-            row["date"] = (row["published_at"] or "")[:10] + ("~" if row["published_estimated"] else "")
-            row["title"] = (row["title"] or "")[:90]
-        emit(rows, fmt, table_columns=("id", "date", "source", "lang", "title"))
-        err.print(tr(f"{len(rows)} article(s)", f"{len(rows)} item(s)"))
-    else:
-        names = _display_names(obj)
-        for row in rows:
-            row["why"] = render_reasons(row["reasons"], user_language(), names) if row["reasons"] else ""
-        emit(rows, fmt, columns=ITEM_FIELDS)
 
 
 @main.group()
@@ -287,7 +267,9 @@ def sources_list(obj: Context, fmt: str) -> None:
                      "grade": source.reliability, "status": row.get("status"), "items": row.get("items", 0),
                      "last_success": (row.get("last_success_at") or "")[:16], "failures": row.get("failures", 0),
                      "last_error": row.get("last_error") or "", "url": source.url})
-    emit(rows, fmt, table_columns=("id", "kind", "type", "lang", "grade", "status", "items", "last_success", "last_error"))
+    emit(rows, fmt, table_columns=("id", "kind", "status", "items", "last_error"),
+         wide_columns=("id", "kind", "type", "lang", "grade", "status", "items", "last_success", "failures",
+                       "last_error", "url"))
 
 
 @sources.command("check")
@@ -296,12 +278,22 @@ def sources_list(obj: Context, fmt: str) -> None:
 def sources_check(obj: Context) -> None:
     """Valider sources.yaml / validate sources.yaml (every problem, file:line, hint; exit 2 if any).
 
+    Besides loading it, refuses a source language without a pipeline (fr and en have one) and warns about a
+    source without a legitimacy note.
+
     \b
     Exemples / examples:
       veille sources check
       veille --config autre/sources.yaml sources check
     """
+    from watch.source_rules import source_rules
+
     config = obj.config
+    problems, warnings = source_rules(config)
+    for warning in warnings:
+        click.echo(tr("Attention : ", "Warning: ") + str(warning), err=True)
+    if problems:
+        raise ConfigError(problems)
     counts = {k: len(getattr(config, k)) for k in ("themes", "competitors", "sources", "audiences")}
     click.echo(tr(f"{config.path} est valide : {counts['themes']} thèmes, {counts['competitors']} concurrents, "
                   f"{counts['sources']} sources, {counts['audiences']} audiences.",
@@ -321,6 +313,7 @@ def sources_reset(obj: Context, source_ids: tuple[str, ...]) -> None:
       veille sources reset veloce-news
     """
     with obj.store() as store:
+        require_sources(list(source_ids), obj.config_if_any(), store)
         for source_id in source_ids:
             if not store.reset_source(source_id):
                 raise UsageError(tr(f"source {source_id!r} inconnue de la base", f"source {source_id!r} not in the database"))
@@ -330,20 +323,29 @@ def sources_reset(obj: Context, source_ids: tuple[str, ...]) -> None:
 
 @sources.command("add")
 @click.argument("url")
-@click.option("--id", "source_id", metavar="ID", help="Source id (default: from the feed's title).")
+@click.option("--id", "source_id", metavar="ID", help=tr("Identifiant de la source (défaut : d'après le titre du flux).",
+                                                         "Source id (default: from the feed's title)."))
 @click.option("--type", "source_type", default="press", show_default=True,
-              type=click.Choice(["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]))
+              type=click.Choice(["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]),
+              help=tr("Type de la source.", "Type of the source."))
 @click.option("--reliability", default="F", show_default=True, type=click.Choice(list("ABCDEF")),
-              help="Admiralty grade of the source (F = cannot be judged yet).")
-@click.option("--theme", "themes", multiple=True, metavar="ID", help="Theme id this source covers (repeatable).")
+              help=tr("Note de fiabilité (code de l'Amirauté ; F = impossible à juger pour l'instant).",
+                      "Admiralty grade of the source (F = cannot be judged yet)."))
+@click.option("--language", metavar="CODE", help=tr("Langue de la source (défaut : celle que le flux déclare, sinon "
+                                                    "détectée dans ses articles).",
+                                                    "Language of the source (default: the one the feed declares, "
+                                                    "else detected from its entries)."))
+@click.option("--theme", "themes", multiple=True, metavar="ID",
+              help=tr("Thème couvert par la source (répétable).", "Theme id this source covers (repeatable)."))
 @click.pass_obj
 @handle_errors
 def sources_add(obj: Context, url: str, source_id: str | None, source_type: str, reliability: str,
-                themes: tuple[str, ...]) -> None:
+                language: str | None, themes: tuple[str, ...]) -> None:
     """Trouver le flux d'une page et l'ajouter / find a page's feed and add it to sources.yaml.
 
     Autodiscovery (<link rel="alternate">, then usual paths such as /feed); the feed is fetched and checked,
-    then a commented entry is appended to the sources section, keeping the file's comments.
+    then a commented entry is added at the end of the sources list, keeping the file's comments. The language is
+    the one the feed declares, else the one detected in its entries (fr or en).
 
     \b
     Exemple / example:
@@ -351,18 +353,20 @@ def sources_add(obj: Context, url: str, source_id: str | None, source_type: str,
     """
     config = obj.config
     feed_url, parsed = discover_feed(url, config.collect)
-    entry = config_mod.append_source(config.path, feed_url, parsed.title, parsed.language,
+    chosen = feed_language(parsed, language)
+    entry = config_mod.append_source(config.path, feed_url, parsed.title, chosen.language,
                                      source_id=source_id, source_type=source_type, reliability=reliability,
                                      themes=list(themes), entries=len(parsed.entries))
-    click.echo(tr(f"Source {entry!r} ajoutée à {config.path} : {feed_url} ({len(parsed.entries)} articles). "
-                  "Compléter la fiabilité, le pays et la légitimité.",
-                  f"Source {entry!r} added to {config.path}: {feed_url} ({len(parsed.entries)} entries). "
-                  "Fill in reliability, country and legitimacy."))
+    entries = counted(len(parsed.entries), "article", "articles", "entry", "entries")
+    click.echo(tr(f"Source {entry!r} ajoutée à {config.path} : {feed_url} ({entries}, langue {chosen.language} "
+                  f"{chosen.how_fr}). Compléter la fiabilité, le pays et la légitimité.",
+                  f"Source {entry!r} added to {config.path}: {feed_url} ({entries}, language {chosen.language} "
+                  f"{chosen.how_en}). Fill in reliability, country and legitimacy."))
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite an existing sources.yaml.")
+@click.option("--force", is_flag=True, help=tr("Écraser un sources.yaml existant.", "Overwrite an existing sources.yaml."))
 @handle_errors
 def init(directory: Path, force: bool) -> None:
     """Écrire une configuration de départ commentée / write a commented starter configuration.
@@ -390,9 +394,13 @@ def _latest_by_origin(items: list[dict]) -> list[dict]:
 
 
 @main.command()
-@click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
-@click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
-@click.option("--smtp", metavar="HOST:PORT", help="Also send the three demo digests to this SMTP server (no TLS, no login).")
+@click.option("--serve", is_flag=True, help=tr("Garder le serveur de démonstration ouvert (Ctrl-C l'arrête).",
+                                              "Keep the demo server running (Ctrl-C stops it)."))
+@click.option("--port", type=int, default=8765, show_default=True,
+              help=tr("Port souhaité sur 127.0.0.1.", "Preferred port on 127.0.0.1."))
+@click.option("--smtp", metavar="HOST:PORT",
+              help=tr("Envoyer aussi les trois bulletins de démonstration à ce serveur SMTP (sans TLS ni compte).",
+                      "Also send the three demo digests to this SMTP server (no TLS, no login)."))
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
@@ -402,6 +410,8 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     them and previews the direction, marketing and R&D digests into the archive (their paths are printed).
     With --smtp the three digests are sent to that server (for example `python -m aiosmtpd -n -l
     127.0.0.1:8025` prints what it receives). With --serve the server stays up for other commands.
+    Runs from any folder: without a sources.yaml there, the demo sector's configuration is copied into it
+    (database and archive under data/, or --db).
 
     \b
     Exemples / examples:
@@ -416,6 +426,12 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     if smtp and not re.fullmatch(r"[\w.-]+:\d{1,5}", smtp):
         raise UsageError(tr(f"--smtp {smtp!r} : écrire HÔTE:PORT, par exemple 127.0.0.1:8025",
                             f"--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025"))
+    written = demo_config(obj.config_path)
+    if written:
+        err.print(tr(f"Configuration du secteur de démonstration copiée dans {written} : les commandes suivantes la "
+                     "lisent depuis ce dossier.",
+                     f"The demo sector's configuration was copied to {written}: the next commands read it from this "
+                     "folder."), markup=False)
     # The demo's pricing page moves to its next revision once the database has seen it, so that the second run
     # shows a page change. Read with a throwaway context: the configuration's URLs are not known yet.
     with Context(obj.config_path, obj.db_path).store() as store:
@@ -442,7 +458,8 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
                        if o.new and config.source(o.source_id).kind == "page"]
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
                  "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
-        emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"))
+        emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"),
+             table_columns=("source", "outcome", "new", "problem"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
              "table", title=tr("Derniers articles", "Latest items"))
         emit(by_origin, "table", title=tr("Par origine (flux, robot, …)", "By origin (feed, spider, …)"))
@@ -450,20 +467,21 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
             click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
                        + plain(f"{change['title']}\n{change['text']}\n"))
         new_notes = notes.count("new") + notes.count("updated")
-        click.echo(tr(f"Notes de terrain : {new_notes} importée(s) de {notes.file} "
-                      f"({len(notes.rows) - new_notes} déjà présente(s)) ; veille items --source salons",
-                      f"Field notes: {new_notes} imported from {notes.file} ({len(notes.rows) - new_notes} already "
-                      "there); veille items --source salons"))
+        kept = len(notes.rows) - new_notes
+        click.echo(tr(f"Notes de terrain : {counted_fr(new_notes, 'importée', 'importées')} de {notes.file} "
+                      f"({counted_fr(kept, 'déjà présente', 'déjà présentes')}) ; veille items --source salons",
+                      f"Field notes: {new_notes} imported from {notes.file} ({kept} already there); "
+                      "veille items --source salons"))
         report_new = report.new + notes.count("new")
-        click.echo(tr(
-            f"{report_new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
-            f"{counts['items']} articles de "
-            f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
-            "veille items --search rachat · veille sources list",
-            f"{report_new} new items, {report.updated} updated, {classified.classified} classified; "
-            f"{counts['items']} items from "
-            f"{counts['sources']} sources in {store.path}\nNext: veille items --since 7d · "
-            "veille items --search acquisition · veille sources list"))
+        click.echo(", ".join((counted(report_new, "nouvel article", "nouveaux articles", "new item", "new items"),
+                              counted(report.updated, "mis à jour", "mis à jour", "updated", "updated"),
+                              counted(classified.classified, "classé", "classés", "classified", "classified")))
+                   + tr(f" ; {counted(counts['items'], 'article', 'articles', 'item', 'items')} de "
+                        f"{counted(counts['sources'], 'source', 'sources', 'source', 'sources')} dans {store.path}\n"
+                        "Ensuite : veille items --published 7d · veille items --search rachat · veille sources list",
+                        f"; {counted(counts['items'], 'article', 'articles', 'item', 'items')} from "
+                        f"{counted(counts['sources'], 'source', 'sources', 'source', 'sources')} in {store.path}\n"
+                        "Next: veille items --published 7d · veille items --search acquisition · veille sources list"))
         _demo_digests(obj, smtp)
         if serve:
             err.print(tr(f"Le serveur reste ouvert sur {server.base_url} (Ctrl-C pour arrêter). Dans un autre terminal : "
@@ -502,11 +520,13 @@ from watch.cli_nlp import classify as _classify, label as _label, nlp as _nlp, t
 for _command in (_classify, _label, _nlp, _trends, *_DIGEST_COMMANDS):
     main.add_command(_command)
 
+from watch.cli_items import items as _items  # noqa: E402
 from watch.cli_offline import add as _add, delete as _delete, import_ as _import  # noqa: E402
 
+main.add_command(_items)
 main.add_command(_add)
 main.add_command(_import)
-items.add_command(_delete)
+_items.add_command(_delete)
 
 from watch.cli_run import run as _run, status as _status  # noqa: E402
 

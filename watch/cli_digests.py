@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from watch.errors import UsageError
 from watch.i18n import tr
-from watch.output import FORMATS, emit, raw_option
+from watch.output import FORMATS, emit, raw_option, wide_option
 
 RESULT_COLUMNS = ("audience", "period", "status", "items", "sent", "pending", "failed", "suppressed", "error", "path")
 
@@ -22,7 +22,7 @@ RESULT_COLUMNS = ("audience", "period", "status", "items", "sent", "pending", "f
 def _format_option(default: str = "table"):
     option = click.option("--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
                           help="table | json | jsonl | csv")
-    return lambda command: option(raw_option(command))
+    return lambda command: option(wide_option(raw_option(command)))
 
 
 def _result_rows(report) -> list[dict]:
@@ -63,8 +63,10 @@ def digest() -> None:
 
 
 @digest.command()
-@click.option("--audience", "audience_id", required=True, metavar="ID", help="Audience id from sources.yaml.")
-@click.option("--period", metavar="PERIOD", help="ISO week (2026-W47) or day (2026-11-23); default: the current one.")
+@click.option("--audience", "audience_id", required=True, metavar="ID", help=tr("Identifiant d'audience de sources.yaml.",
+                      "Audience id from sources.yaml."))
+@click.option("--period", metavar="PERIOD", help=tr("Semaine ISO (2026-W47) ou jour (2026-11-23) ; défaut : la période en cours.",
+                      "ISO week (2026-W47) or day (2026-11-23); default: the current one."))
 @click.pass_obj
 def preview(obj, audience_id: str, period: str | None) -> None:
     """Aperçu d'un bulletin / preview a digest: write its HTML and print the path (nothing is marked delivered).
@@ -94,8 +96,10 @@ def preview(obj, audience_id: str, period: str | None) -> None:
 
 
 @digest.command()
-@click.option("--audience", "audience_ids", multiple=True, metavar="ID", help="Only this audience (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Select and count; store, archive and send nothing.")
+@click.option("--audience", "audience_ids", multiple=True, metavar="ID", help=tr("Seulement cette audience (répétable).",
+                      "Only this audience (repeatable)."))
+@click.option("--dry-run", is_flag=True, help=tr("Sélectionner et compter ; ne rien enregistrer, archiver ni envoyer.",
+                      "Select and count; store, archive and send nothing."))
 @_format_option()
 @click.pass_obj
 def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
@@ -134,8 +138,10 @@ def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
 
 
 @digest.command("list")
-@click.option("--audience", "audience_id", metavar="ID", help="Only this audience.")
-@click.option("--alerts", is_flag=True, help="List same-day alerts instead of digests.")
+@click.option("--audience", "audience_id", metavar="ID", help=tr("Seulement cette audience.",
+                      "Only this audience."))
+@click.option("--alerts", is_flag=True, help=tr("Lister les alertes du jour au lieu des bulletins.",
+                      "List same-day alerts instead of digests."))
 @_format_option()
 @click.pass_obj
 def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
@@ -160,15 +166,22 @@ def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
             row["sent_at"] = (row["sent_at"] or "")[:16]
             if row["held_until"] and fmt == "table":  # when the held deliveries are sent again, in local time
                 row["held_until"] = datetime.fromisoformat(row["held_until"]).astimezone().strftime("%m-%d %H:%M")
-        emit(rows, fmt, table_columns=("id", "audience", "period", "cutoff", "status", "items", "sent", "pending",
-                                       "uncertain", "held_until", "failed", "sent_at", "last_error"),
+        emit(rows, fmt, table_columns=("id", "audience", "period", "status", "items", "sent", "pending", "uncertain",
+                                       "held_until", "last_error"),
+             wide_columns=("id", "audience", "period", "cutoff", "status", "items", "sent", "pending", "uncertain",
+                           "held_until", "failed", "sent_at", "last_error"),
+             empty=tr("Aucun bulletin construit pour l'instant : `veille digest send` les construit (sans serveur "
+                      "SMTP, dans l'archive).", "No digest built yet: `veille digest send` builds them (without an "
+                      "SMTP server, into the archive).") if not alerts else
+             tr("Aucune alerte envoyée pour l'instant.", "No alert sent yet."),
              title=tr("Alertes" if alerts else "Bulletins", "Alerts" if alerts else "Digests"))
 
     run()
 
 
 @digest.command()
-@click.option("--dry-run", is_flag=True, help="Count the alerts due; store and send nothing.")
+@click.option("--dry-run", is_flag=True, help=tr("Compter les alertes dues ; ne rien enregistrer ni envoyer.",
+                      "Count the alerts due; store and send nothing."))
 @_format_option()
 @click.pass_obj
 def alerts(obj, dry_run: bool, fmt: str) -> None:

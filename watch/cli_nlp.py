@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from watch.config import Config, load_config
 from watch.errors import ConfigError, UsageError
 from watch.i18n import tr
-from watch.output import emit, raw_option
+from watch.output import emit, raw_option, wide_option
 
 
 def run_classification(config: Config, store, *, since=None, everything=False, console=None):
@@ -78,8 +78,9 @@ def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = No
 
 
 @click.command()
-@click.option("--all", "everything", is_flag=True, help="Reclassify every item.")
-@click.option("--since", metavar="WHEN", help="Reclassify items first seen since 7d, 2w or a date.")
+@click.option("--all", "everything", is_flag=True, help=tr("Reclasser tous les articles.", "Reclassify every item."))
+@click.option("--since", metavar="WHEN", help=tr("Reclasser les articles vus pour la première fois depuis 7d, 2w ou "
+                                                 "une date.", "Reclassify items first seen since 7d, 2w or a date."))
 @click.pass_obj
 def classify(obj, everything: bool, since: str | None) -> None:
     """Classer les articles / classify items (labels, companies, score, stories).
@@ -108,7 +109,7 @@ def classify(obj, everything: bool, since: str | None) -> None:
 @click.command()
 @click.argument("item_id", type=int)
 @click.argument("label")
-@click.option("--remove", is_flag=True, help="The label is wrong: remove it.")
+@click.option("--remove", is_flag=True, help=tr("L'étiquette est fausse : la retirer.", "The label is wrong: remove it."))
 @click.pass_obj
 def label(obj, item_id: int, label: str, remove: bool) -> None:
     """Corriger une étiquette / correct a label (kept, and used by `veille nlp train`).
@@ -236,7 +237,8 @@ def nlp_cluster(obj, source: str) -> None:
 
 
 @nlp.command("train")
-@click.option("--epochs", type=click.IntRange(1, 100), default=12, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100), default=12, show_default=True,
+              help=tr("Passes d'entraînement sur les exemples.", "Training passes over the examples."))
 @click.pass_obj
 def nlp_train(obj, epochs: int) -> None:
     """Réentraîner le modèle / retrain the model from nlp/train plus analysts' corrections.
@@ -268,10 +270,12 @@ def nlp_train(obj, epochs: int) -> None:
 
 
 @nlp.command("eval")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table | json | csv")
 @raw_option
 @click.option("--real/--no-real", default=True, show_default=True,
-              help="Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there.")
+              help=tr("Mesurer aussi sur la presse réelle du corpus partagé (VEILLE_NEWS_CORPUS), s'il est là.",
+                      "Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there."))
 @click.pass_obj
 def nlp_eval(obj, fmt: str, real: bool) -> None:
     """Évaluer sur nlp/dev et sur de la presse réelle / evaluate on the dev set and on real news; exit 1 below the
@@ -316,12 +320,18 @@ def nlp_eval(obj, fmt: str, real: bool) -> None:
 
 @click.command()
 @click.option("--weeks", "baseline", type=click.IntRange(2, 52), default=8, show_default=True,
-              help="Trailing weeks the current week is compared with.")
+              help=tr("Semaines précédentes auxquelles la semaine en cours est comparée.",
+                      "Trailing weeks the current week is compared with."))
 @click.option("--min-count", type=click.IntRange(1), default=3, show_default=True,
-              help="Items a term needs this week to be flagged.")
-@click.option("--kind", type=click.Choice(["all", "phrase", "entity", "label"]), default="all", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+              help=tr("Articles qu'il faut cette semaine à un terme pour être signalé.",
+                      "Items a term needs this week to be flagged."))
+@click.option("--kind", type=click.Choice(["all", "phrase", "entity", "label"]), default="all", show_default=True,
+              help=tr("Tous, expressions (phrase), entreprises (entity) ou étiquettes (label).",
+                      "All, noun phrases, companies (entity) or labels."))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table | json | csv")
 @raw_option
+@wide_option
 @click.pass_obj
 def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
     """Termes en hausse / rising terms: this week against the trailing weeks, with sparklines.
@@ -347,6 +357,21 @@ def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
         rows = [{"term": r.term, "kind": r.kind, "count": r.count, "baseline": round(r.baseline, 2),
                  "ratio": round(r.ratio, 1), "z": round(r.z, 1),
                  "weeks": sparkline(r.weeks) if fmt == "table" else list(r.weeks)} for r in rising]
-        emit(rows, fmt, title=tr(f"Termes en hausse, semaine {iso_week(now)}", f"Rising terms, week {iso_week(now)}"))
+        this_week = sum(1 for by_week in counts.values() if by_week.get(current))
+        # French nouns have a gender: "aucun terme", "aucune étiquette".
+        none, one, many, seen = {"all": ("aucun", "terme", "termes", "cités"),
+                                 "phrase": ("aucune", "expression", "expressions", "citées"),
+                                 "entity": ("aucune", "entreprise", "entreprises", "citées"),
+                                 "label": ("aucune", "étiquette", "étiquettes", "citées")}[kind]
+        noun_en = {"all": "term", "phrase": "phrase", "entity": "company", "label": "label"}[kind]
+        why = tr(f"{none.capitalize()} {one} en hausse en semaine {current} : {this_week} "
+                 f"{one if this_week < 2 else many} {seen if this_week >= 2 else seen[:-1]} cette semaine, {none} au "
+                 f"moins {min_count} fois et deux fois plus qu'en moyenne sur les {baseline} semaines précédentes "
+                 "(--min-count et --weeks changent ces seuils).",
+                 f"No rising {noun_en} in week {current}: {this_week} mentioned this week, none at least "
+                 f"{min_count} times and twice as often as on average over the {baseline} previous weeks "
+                 "(--min-count and --weeks change these thresholds).")
+        emit(rows, fmt, title=tr(f"Termes en hausse, semaine {iso_week(now)}", f"Rising terms, week {iso_week(now)}"),
+             empty=why)
 
     run()

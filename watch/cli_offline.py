@@ -19,7 +19,8 @@ from watch.models import ORIGINS
 from watch.output import emit, format_option
 
 entered_by_option = click.option("--entered-by", metavar="NAME",
-                                 help="Who enters it (default $VEILLE_USER, else the login name); kept as provenance.")
+                                 help=tr("Qui la saisit (défaut $VEILLE_USER, sinon le nom de connexion) ; gardé comme provenance.",
+                      "Who enters it (default $VEILLE_USER, else the login name); kept as provenance."))
 
 
 def _entered_by(value: str | None) -> str:
@@ -32,17 +33,27 @@ def _entered_by(value: str | None) -> str:
 
 
 @click.command("add")
-@click.option("--text", required=True, help="The observation; `-` reads it from standard input.")
-@click.option("--source", "source_id", metavar="ID", help="Offline source (`kind: offline`); optional when there is one.")
-@click.option("--author", metavar="NAME", help="Who made the observation (default: who enters it).")
-@click.option("--date", "when", metavar="DATE", help="Observation date, 2026-03-12 or 12/03/2026 (default: today).")
-@click.option("--title", help="Title (default: the text's first sentence).")
-@click.option("--theme", "themes", multiple=True, metavar="ID", help="Theme id (repeatable).")
-@click.option("--competitor", metavar="ID", help="Competitor id the note is about.")
-@click.option("--lang", metavar="CODE", help="Language of the text (default: the source's).")
-@click.option("--ref", metavar="REF", help="Your own reference: adding a note with the same ref again updates it.")
+@click.option("--text", required=True, help=tr("L'observation ; `-` la lit sur l'entrée standard.",
+                      "The observation; `-` reads it from standard input."))
+@click.option("--source", "source_id", metavar="ID", help=tr("Source hors ligne (`kind: offline`) ; facultative quand il n'y en a qu'une.",
+                      "Offline source (`kind: offline`); optional when there is one."))
+@click.option("--author", metavar="NAME", help=tr("Qui a fait l'observation (défaut : qui la saisit).",
+                      "Who made the observation (default: who enters it)."))
+@click.option("--date", "when", metavar="DATE", help=tr("Date de l'observation, 2026-03-12 ou 12/03/2026 (défaut : aujourd'hui).",
+                      "Observation date, 2026-03-12 or 12/03/2026 (default: today)."))
+@click.option("--title", help=tr("Titre (défaut : la première phrase du texte).",
+                      "Title (default: the text's first sentence)."))
+@click.option("--theme", "themes", multiple=True, metavar="ID", help=tr("Identifiant de thème (répétable).",
+                      "Theme id (repeatable)."))
+@click.option("--competitor", metavar="ID", help=tr("Identifiant du concurrent dont parle la note.",
+                      "Competitor id the note is about."))
+@click.option("--lang", metavar="CODE", help=tr("Langue du texte (défaut : celle de la source).",
+                      "Language of the text (default: the source's)."))
+@click.option("--ref", metavar="REF", help=tr("Votre propre référence : une note ajoutée de nouveau avec la même la met à jour.",
+                      "Your own reference: adding a note with the same ref again updates it."))
 @click.option("--attach", "attachment", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file kept with the note (photo, brochure, PDF), copied beside the database.")
+              help=tr("Un fichier gardé avec la note (photo, brochure, PDF), copié à côté de la base.",
+                      "A file kept with the note (photo, brochure, PDF), copied beside the database."))
 @entered_by_option
 @format_option
 @click.pass_obj
@@ -89,7 +100,8 @@ def add(obj, text: str, source_id: str | None, author: str | None, when: str | N
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--encoding", default="utf-8", show_default=True, help="The file's encoding (cp1252 for old Excel files).")
+@click.option("--encoding", default="utf-8", show_default=True, help=tr("Encodage du fichier (cp1252 pour les anciens fichiers Excel).",
+                      "The file's encoding (cp1252 for old Excel files)."))
 @entered_by_option
 @format_option
 @click.pass_obj
@@ -152,16 +164,26 @@ def _moment(value: str | None, option: str, end: bool = False) -> datetime | Non
 
 
 @click.command("delete")
-@click.option("--id", "ids", type=int, multiple=True, metavar="N", help="Item id (repeatable).")
-@click.option("--source", metavar="ID", help="Items carried by this source.")
-@click.option("--author", metavar="NAME", help="Items by this author, or entered by this person.")
-@click.option("--from", "date_from", metavar="DATE", help="Published (observed) on or after this date.")
-@click.option("--to", "date_to", metavar="DATE", help="Published (observed) on or before this date.")
-@click.option("--search", metavar="TEXT", help="Items whose text contains these words (a person's name).")
-@click.option("--origin", type=click.Choice(ORIGINS), help="Only items of this origin.")
-@click.option("--expired", is_flag=True, help="Field notes past their source's retention period (alone).")
-@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--id", "ids", type=int, multiple=True, metavar="N", help=tr("Identifiant d'article (répétable).",
+                      "Item id (repeatable)."))
+@click.option("--source", metavar="ID", help=tr("Articles portés par cette source.",
+                      "Items carried by this source."))
+@click.option("--author", metavar="NAME", help=tr("Articles de cet auteur, ou saisis par cette personne.",
+                      "Items by this author, or entered by this person."))
+@click.option("--from", "date_from", metavar="DATE", help=tr("Publiés (observés) à cette date ou après.",
+                      "Published (observed) on or after this date."))
+@click.option("--to", "date_to", metavar="DATE", help=tr("Publiés (observés) à cette date ou avant.",
+                      "Published (observed) on or before this date."))
+@click.option("--search", metavar="TEXT", help=tr("Articles dont le texte contient ces mots (le nom d'une personne).",
+                      "Items whose text contains these words (a person's name)."))
+@click.option("--origin", type=click.Choice(ORIGINS), help=tr("Seulement les articles de cette origine.",
+                      "Only items of this origin."))
+@click.option("--expired", is_flag=True, help=tr("Notes de terrain au-delà de la durée de conservation de leur source (seule).",
+                      "Field notes past their source's retention period (alone)."))
+@click.option("--dry-run", is_flag=True, help=tr("Montrer ce qui serait supprimé ; ne rien supprimer.",
+                      "Show what would be deleted; delete nothing."))
+@click.option("--yes", is_flag=True, help=tr("Ne pas demander de confirmation.",
+                      "Do not ask for confirmation."))
 @format_option
 @click.pass_obj
 def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, date_from: str | None,
@@ -187,6 +209,10 @@ def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, da
         if expired and (ids or source or author or date_from or date_to or search or origin):
             raise UsageError(tr("--expired s'emploie seul", "--expired is used alone"))
         with obj.store() as store:
+            if source:
+                from watch.cli_support import require_sources
+
+                require_sources([source], obj.config_if_any(), store)
             if expired:
                 rows = expire(obj.config, store, dry_run=True)
             else:

@@ -25,12 +25,16 @@ def _document_language() -> str:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
-              help="html (one self-contained page, prints to PDF) | md (for a wiki) | json. "
-                   "Default: from --out's extension, else html.")
+              help=tr("html (une page autonome, à imprimer en PDF) | md (pour un wiki) | json. "
+                      "Défaut : d'après l'extension de --out, sinon html.",
+                      "html (one self-contained page, prints to PDF) | md (for a wiki) | json. "
+                      "Default: from --out's extension, else html."))
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None,
-              help="Language of the document (default fr; en when VEILLE_LANG=en).")
+              help=tr("Langue du document (défaut fr ; en quand VEILLE_LANG=en).",
+                      "Language of the document (default fr; en when VEILLE_LANG=en)."))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
-              help="Write the document to this file (default: standard output).")
+              help=tr("Écrire le document dans ce fichier (défaut : la sortie standard).",
+                      "Write the document to this file (default: standard output)."))
 @click.pass_obj
 def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
     """Le plan de veille : les neuf critères, leurs preuves, les écarts / the watch plan: nine criteria, evidence, gaps.
@@ -78,7 +82,8 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
 
 @click.command("audit")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table | json (sources, diversity, recommendations) | csv (one row per source)")
+              help=tr("table | json (sources, diversité, recommandations) | csv (une ligne par source)",
+                      "table | json (sources, diversity, recommendations) | csv (one row per source)"))
 @raw_option
 @click.pass_obj
 def audit(obj, fmt: str) -> None:

@@ -5,6 +5,7 @@ Thin wrappers like watch/cli.py: parse options, call one library function, print
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -34,9 +35,11 @@ def _seconds(value: str | None) -> float | None:
 
 @click.command()
 @click.option("--for", "run_for", metavar="DURATION",
-              help="Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests.")
+              help=tr("S'arrêter au bout de cette durée (30s, 10m, 2h), comme sur SIGTERM : essais, tests d'endurance.",
+                      "Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests."))
 @click.option("--log-file", metavar="PATH",
-              help="Rotating job log (default: scheduler.log_file, else veille-run.log beside the database).")
+              help=tr("Journal des tâches à rotation (défaut : scheduler.log_file, sinon veille-run.log à côté de la base).",
+                      "Rotating job log (default: scheduler.log_file, else veille-run.log beside the database)."))
 @click.pass_context
 def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
     """Planifier la veille sans surveillance / keep the watch going unattended (the scheduler).
@@ -73,7 +76,8 @@ def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
 
 @click.command()
 @click.option("--section", type=click.Choice(("all",) + SECTIONS), default="all", show_default=True,
-              help="Only jobs, sources or digests.")
+              help=tr("Seulement les tâches (jobs), les sources ou les bulletins (digests).",
+                      "Only jobs, sources or digests."))
 @format_option
 @click.pass_obj
 def status(obj: Any, section: str, fmt: str) -> None:
@@ -112,26 +116,30 @@ def status(obj: Any, section: str, fmt: str) -> None:
 
 
 def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
+    from rich.console import Console
+
+    say = functools.partial(Console(highlight=False).print, markup=False)  # wrapped at the terminal's width
     holder = report.scheduler
     if holder:
-        click.echo(tr(f"Planificateur : en marche (pid {holder.get('pid')} sur {holder.get('host')}, depuis "
-                      f"{_local(holder.get('since'))})",
-                      f"Scheduler: running (pid {holder.get('pid')} on {holder.get('host')}, since "
-                      f"{_local(holder.get('since'))})"))
+        say(tr(f"Planificateur : en marche (pid {holder.get('pid')} sur {holder.get('host')}, depuis "
+               f"{_local(holder.get('since'))})",
+               f"Scheduler: running (pid {holder.get('pid')} on {holder.get('host')}, since "
+               f"{_local(holder.get('since'))})"))
     else:
-        click.echo(tr("Planificateur : arrêté (veille run) ; prochains passages s'il démarrait maintenant",
-                      "Scheduler: not running (veille run); next runs if it started now"))
+        say(tr("Planificateur : arrêté (veille run) ; prochains passages s'il démarrait maintenant",
+               "Scheduler: not running (veille run); next runs if it started now"))
     if "jobs" in wanted:
         rows = [{**job, "next_run": _local(job["next_run"]), "last_run": _local(job["last_run"]),
                  "duration": f"{job['duration_ms'] / 1000:.1f}s" if job["duration_ms"] is not None else "",
                  "counts": _counts(job["counts"]), "error": _short(job["error"])} for job in report.jobs]
-        emit(rows, "table", title=tr("Tâches", "Jobs"),
-             table_columns=("job", "schedule", "next_run", "last_run", "outcome", "duration", "counts", "error"))
+        emit(rows, "table", title=tr("Tâches", "Jobs"), table_columns=("job", "schedule", "next_run", "outcome", "error"),
+             wide_columns=("job", "schedule", "next_run", "last_run", "outcome", "duration", "counts", "error"))
     if "sources" in wanted:
         rows = [{**row, "last_success": _local(row["last_success"]), "backoff_until": _local(row["backoff_until"]),
                  "error": _short(row["error"])} for row in report.sources]
         emit(rows, "table", title=tr("Sources", "Sources"),
-             table_columns=("source", "kind", "status", "last_success", "failures", "backoff_until", "error"))
+             table_columns=("source", "status", "last_success", "failures", "error"),
+             wide_columns=("source", "kind", "status", "last_success", "failures", "backoff_until", "error"))
         failing = [row["source"] for row in report.sources if row["status"] in ("failing", "gone")]
         if failing:
             err.print(tr(f"En échec : {', '.join(failing)} ; `veille sources reset ID` après correction",
@@ -139,9 +147,10 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
     if "digests" in wanted and report.digests:
         rows = [{**row, "next_run": _local(row["next_run"]), "sent_at": _local(row["sent_at"]),
                  "error": _short(row["error"])} for row in report.digests]
-        emit(rows, "table", title=tr("Dernier brief par audience", "Last digest per audience"),
-             table_columns=("audience", "next_run", "period", "status", "items", "sent_at", "sent", "pending",
-                            "failed", "error"))
+        emit(rows, "table", title=tr("Dernier bulletin par audience", "Last digest per audience"),
+             table_columns=("audience", "next_run", "period", "status", "items", "sent", "pending", "error"),
+             wide_columns=("audience", "next_run", "period", "status", "items", "sent_at", "sent", "pending",
+                           "failed", "error"))
 
 
 def _local(value: str | None) -> str:

@@ -47,6 +47,16 @@ def adhoc_source_id(url: str) -> str:
     return "adhoc-" + re.sub(r"[^a-z0-9]+", "-", host).strip("-")
 
 
+def refuse_unknown_sources(source_ids: Sequence[str], known: Sequence[str]) -> None:
+    """UsageError naming the first id not in `known`, with the closest known one (did you mean)."""
+    for source_id in source_ids:
+        if source_id not in known:
+            close = difflib.get_close_matches(source_id, list(known), n=1)
+            hint = tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else ""
+            raise UsageError(tr(f"source inconnue {source_id!r}{hint} ; `veille sources list` les montre",
+                                f"unknown source {source_id!r}{hint}; `veille sources list` shows them"))
+
+
 def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: Sequence[str] = (), *,
             follow: str | None = None, progress: Callable[[FetchOutcome], None] | None = None,
             stop: threading.Event | None = None) -> CollectReport:
@@ -58,13 +68,7 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
     An exception on the way (KeyboardInterrupt: Ctrl-C, or SIGTERM under `veille collect`) ends them the same way
     and records them as stopped before it goes on.
     """
-    known = [s.id for s in config.sources]
-    for source_id in source_ids:
-        if source_id not in known:
-            close = difflib.get_close_matches(source_id, known, n=1)
-            hint = tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else ""
-            raise UsageError(tr(f"source inconnue {source_id!r}{hint} ; `veille sources list` les montre",
-                                f"unknown source {source_id!r}{hint}; `veille sources list` shows them"))
+    refuse_unknown_sources(source_ids, [s.id for s in config.sources])
     for url in urls:
         if not re.match(r"^https?://[^\s/]+", url):
             raise UsageError(tr(f"URL invalide {url!r} : seules les adresses http(s) sont collectées",

@@ -546,7 +546,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     except FileNotFoundError:
         raise ConfigError([Problem(str(file), None, "", tr(
             "fichier de configuration introuvable", "configuration file not found"),
-            tr("créer-en un avec `veille init DOSSIER`, ou donner --config / VEILLE_CONFIG",
+            tr("créez-en un avec `veille init DOSSIER`, ou indiquez-le par --config ou VEILLE_CONFIG",
                "create one with `veille init DIR`, or pass --config / VEILLE_CONFIG"))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(file), None, "", tr(f"illisible : {exc}", f"unreadable: {exc}"))]) from None
@@ -893,6 +893,11 @@ def _insert_in_sources(text: str, entry_lines: list[str]) -> str:
         indent = " " * max(sources.value[0].start_mark.column - 2, 0)
         last = sources.value[-1].end_mark
         at = last.line if last.column == 0 else last.line + 1
+        # The last entry's node runs up to the next key: comments and blank lines before it introduce what
+        # follows (the audiences), so the new entry goes above them.
+        while at - 1 > sources.value[-1].start_mark.line and (not lines[at - 1].strip()
+                                                               or lines[at - 1].lstrip().startswith("#")):
+            at -= 1
         return "".join(lines[:at] + [indent + line + "\n" for line in entry_lines] + lines[at:])
     block = ["sources:\n"] + ["  " + line + "\n" for line in entry_lines]
     if isinstance(sources, yaml.SequenceNode) and not sources.value:

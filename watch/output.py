@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -18,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from watch.display import header, value
+from watch.i18n import tr, user_language
 from watch.untrusted import json_safe, plain, spreadsheet_safe
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -30,23 +33,42 @@ def _remember_raw(ctx: click.Context, _param: click.Parameter, value: bool) -> b
 
 
 raw_option = click.option("--raw", is_flag=True, expose_value=False, callback=_remember_raw,
-                          help="With --format csv: cells exactly as stored, for another program (no quote before "
-                               "= + - @, control characters kept). Other formats ignore it.")
+                          help=tr("Avec --format csv : les cellules telles qu'enregistrées, pour un autre programme "
+                                  "(pas d'apostrophe devant = + - @, caractères de contrôle gardés). Ignoré des autres "
+                                  "formats.", "With --format csv: cells exactly as stored, for another program (no "
+                                  "quote before = + - @, control characters kept). Other formats ignore it."))
+
+
+# A word longer than this (a URL, a path) may be folded: keeping it whole would crowd out every other column.
+LONGEST_WHOLE_WORD = 24
+_WIDE = "veille.wide"
+
+
+def _remember_wide(ctx: click.Context, _param: click.Parameter, wide: bool) -> bool:
+    ctx.meta[_WIDE] = wide
+    return wide
+
+
+# `--wide` travels in the click context rather than in every command's signature: emit() is where it matters.
+wide_option = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                           help=tr("Tableau : toutes les colonnes, sans ajuster à la largeur du terminal.",
+                                   "Table: every column, not fitted to the terminal's width."))
 
 
 def format_option(command):
-    """--format, and --raw for CSV read by a program rather than a spreadsheet."""
-    command = raw_option(command)
+    """--format, with --raw for CSV read by a program rather than a spreadsheet and --wide for every column."""
+    command = wide_option(raw_option(command))
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                         help="table | json | jsonl | csv")(command)
 
 
 def emit(rows: Sequence[dict[str, Any]], fmt: str = "table", *, columns: Sequence[str] | None = None,
-         table_columns: Sequence[str] | None = None, title: str | None = None, out: TextIO | None = None,
+         table_columns: Sequence[str] | None = None, wide_columns: Sequence[str] | None = None,
+         title: str | None = None, empty: str | None = None, out: TextIO | None = None,
          raw: bool | None = None) -> None:
-    """Print rows; `columns` restricts machine formats, `table_columns` the (narrower) human table.
-
-    `raw` (default: the command's --raw) writes CSV cells as stored.
+    """Print rows; `columns` restricts machine formats, `table_columns` the (narrower) human table, `wide_columns`
+    the table of `--wide`. In a table, headers and enumerated values are in the reader's language, and `empty`
+    says why there is no row. `raw` (default: the command's --raw) writes CSV cells as stored.
     """
     out = out or sys.stdout
     if columns:
@@ -66,13 +88,75 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str = "table", *, columns: Sequenc
         for row in rows:
             writer.writerow({k: _text(v) if raw else _csv_cell(v) for k, v in row.items()})
     else:
-        names = list(table_columns or columns or (rows[0].keys() if rows else []))
-        table = Table(title=title, show_lines=False, expand=False)
-        for name in names:
-            table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(row.get(name)) for name in names))
-        Console(file=out, soft_wrap=False).print(table)
+        wide = _wide()
+        narrow = list(table_columns or columns or (rows[0].keys() if rows else []))
+        names = list(wide_columns or columns or (rows[0].keys() if rows else narrow)) if wide else narrow
+        _table(rows, names, title, empty, out, wide)
+
+
+def _wide() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().meta.get(_WIDE))
+
+
+def _table(rows: Sequence[dict[str, Any]], names: list[str], title: str | None, empty: str | None, out: TextIO,
+           wide: bool) -> None:
+    lang = user_language()
+    console = Console(file=out, soft_wrap=False)
+    if not rows:
+        if title:
+            console.print(title, markup=False, highlight=False)
+        console.print(empty or tr("(aucune ligne)", "(no rows)"), markup=False, highlight=False)
+        return
+    headers = [header(name, lang) for name in names]
+    cells = [[value(name, plain(_text(row.get(name))), lang) for name in names] for row in rows]
+    widths, hidden = _layout(headers, cells, None if wide else console.width)
+    shown = [i for i in range(len(names)) if i not in hidden]
+    table = Table(title=title, show_lines=False, expand=False)
+    for i in shown:
+        table.add_column(headers[i], width=widths[i], overflow="fold")
+    for line in cells:
+        table.add_row(*(Text(line[i]) for i in shown))
+    if wide:
+        console = Console(file=out, soft_wrap=False, width=sum(widths[i] for i in shown) + 3 * len(shown) + 1)
+    console.print(table)
+    hidden = {i for i in hidden if any(line[i] for line in cells)}  # an empty column hidden loses nothing
+    if hidden:
+        click.echo(tr(f"Colonnes masquées pour tenir en {console.width} colonnes : "
+                      f"{', '.join(headers[i] for i in sorted(hidden))} ; --wide les montre.",
+                      f"Columns hidden to fit {console.width} columns: "
+                      f"{', '.join(headers[i] for i in sorted(hidden))}; --wide shows them."), err=True)
+
+
+def _layout(headers: list[str], cells: list[list[str]], width: int | None) -> tuple[list[int], set[int]]:
+    """Column widths that keep every word whole (up to LONGEST_WHOLE_WORD letters) within `width`, and the columns
+    left out when even that does not fit (the last ones: callers list columns by importance)."""
+    count = len(headers)
+    texts = [[headers[i]] + [line[i] for line in cells] for i in range(count)]
+    longest_line = [max(len(part) for text in column for part in (text.splitlines() or [""])) for column in texts]
+    if width is None:
+        return longest_line, set()
+    longest_word = [min(max((len(word) for text in column for word in re.split(r"\s+", text) if word), default=1),
+                        LONGEST_WHOLE_WORD) for column in texts]
+    widths = [max(1, word) for word in longest_word]
+    hidden: set[int] = set()
+
+    def room() -> int:  # rich's default box: a bar between columns and one space of padding each side
+        kept = [i for i in range(count) if i not in hidden]
+        return width - (3 * len(kept) + 1) - sum(widths[i] for i in kept)
+
+    # Empty columns go first (nothing is lost), then the last ones.
+    order = [i for i in reversed(range(count)) if not any(line[i] for line in cells)]
+    order += [i for i in reversed(range(count)) if i not in order]
+    while room() < 0 and len(hidden) < count - 1:
+        hidden.add(order[len(hidden)])
+    spare = room()
+    # Whole cells on one line first for the columns that need little more; what is left goes to the long texts.
+    for i in sorted((i for i in range(count) if i not in hidden), key=lambda i: longest_line[i] - widths[i]):
+        grow = min(max(longest_line[i] - widths[i], 0), spare)
+        widths[i] += grow
+        spare -= grow
+    return widths, hidden
 
 
 def _cell(value: Any) -> Text:

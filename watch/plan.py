@@ -26,6 +26,7 @@ from nlp import score as scoring
 from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline, weekly_counts
 from watch.audit import SILENT_DAYS, WINDOW_DAYS, Finding, SourcesAudit, audit_sources, schedule_text, sorted_findings
 from watch.config import Audience, Config, cron_fields
+from watch.display import value as word
 from watch.i18n import tr_in
 from watch.models import utcnow
 
@@ -425,7 +426,7 @@ def _data(point: Point, ev: _Evidence) -> None:
          f"{labelled} ({_share(labelled, len(items))})"],
         [say("portant un chiffre avec son unité (quantitatif)", "carrying a figure with its unit (quantitative)"),
          f"{with_figures} ({_share(with_figures, len(items))})"],
-        [say("origines", "origins"), _ids(f"{o} {n}" for o, n in Counter(i["origin"] for i in items).most_common())],
+        [say("origines", "origins"), _ids(f"{word('origin', o, ev.lang)} {n}" for o, n in Counter(i["origin"] for i in items).most_common())],
         [say("langues", "languages"), _ids(f"{lang} {n}" for lang, n in Counter(i["lang"] or "?" for i in items).most_common())],
     ], facts=True))
     rows, dry = [], []
@@ -458,7 +459,8 @@ def _sources(point: Point, ev: _Evidence) -> None:
         [say("source", "source"), say("genre", "kind"), say("type", "type"), say("langue", "language"),
          say("pays", "country"), say("accès", "access"), say("note", "grade"), say("thèmes", "themes"),
          say("légitimité", "legitimacy")],
-        [[r["name"], f"{r['kind']} ({online[r['online']]})", r["type"], r["language"], r["country"] or "–", r["access"],
+        [[r["name"], f"{word('kind', r['kind'], ev.lang)} ({online[r['online']]})", word("type", r["type"], ev.lang),
+          r["language"], r["country"] or "–", word("access", r["access"], ev.lang),
           r["reliability"], _ids(r["themes"]), r["legitimacy"] or "–"] for r in audit.sources],
         note=say("Note de fiabilité : code de l'Amirauté, A (sûre) à E (peu sûre), F (impossible à juger).",
                  "Reliability grade: Admiralty code, A (reliable) to E (unreliable), F (cannot be judged).")))
@@ -466,15 +468,16 @@ def _sources(point: Point, ev: _Evidence) -> None:
     if audit.sources:
         point.evidence.append(Table(say("Diversité des sources", "Diversity of the sources"),
                                     [say("dimension", "dimension"), say("répartition", "breakdown")], [
-            [say(label_fr, label_en), _ids(f"{k} {v}" for k, v in diversity[key].items())]
+            [say(label_fr, label_en), _ids(f"{word(key, k, ev.lang)} {v}" for k, v in diversity[key].items())]
             for key, label_fr, label_en in (("type", "type", "type"), ("language", "langue", "language"),
                                             ("country", "pays", "country"), ("online", "en ligne / hors ligne", "online / offline"),
                                             ("reliability", "note", "grade"), ("access", "accès", "access"))]))
         point.evidence.append(Table(say("Complémentarité par thème", "Complementarity per theme"),
                                     [say("thème", "theme"), say("sources", "sources"), say("types", "types"),
                                      say("langues", "languages"), say("en ligne / hors ligne", "online / offline")],
-                                    [[ev.theme_names[t], len(c["sources"]), _ids(c["types"]), _ids(c["languages"]),
-                                      _ids(c["online"])] for t, c in diversity["themes"].items()]))
+                                    [[ev.theme_names[t], len(c["sources"]), _ids(word("type", k, ev.lang) for k in c["types"]),
+                                      _ids(c["languages"]), _ids(word("online", k, ev.lang) for k in c["online"])]
+                                     for t, c in diversity["themes"].items()]))
         point.evidence.append(Table(
             say(f"Légitimité et productivité ({WINDOW_DAYS} j)", f"Legitimacy and productivity ({WINDOW_DAYS} d)"),
             [say("source", "source"), "robots.txt", say("articles / semaine", "items / week"),
@@ -554,7 +557,7 @@ def _reliability(point: Point, ev: _Evidence) -> None:
     say, now, audit = ev.say, ev.now, ev.audit
     point.declared.append(Table(say("Rythme de collecte et note de chaque source", "Collection rhythm and grade of each source"),
                                 [say("source", "source"), say("rythme", "schedule"), say("note", "grade")],
-                                [[r["id"], r["schedule"] or say("par défaut", "default"), r["reliability"]]
+                                [[r["id"], word("schedule", r["schedule"], ev.lang) or say("par défaut", "default"), r["reliability"]]
                                  for r in audit.sources],
                                 note=say("Crédibilité de chaque article (1-6) : 6 tant qu'il n'est pas recoupé, 3 avec deux "
                                          "sources indépendantes, 2 avec trois ; un analyste peut la fixer.",
@@ -593,7 +596,7 @@ def _reliability(point: Point, ev: _Evidence) -> None:
          _share(prov["estimated_dates"], total)],
         [say("portés par plusieurs sources", "carried by several sources"), prov["multi_source"]],
         [say("recoupés (crédibilité 1-3)", "corroborated (credibility 1-3)"), prov["corroborated"]],
-        [say("origines", "origins"), _ids(f"{o} {n}" for o, n in prov["origins"].items())]], facts=True))
+        [say("origines", "origins"), _ids(f"{word('origin', o, ev.lang)} {n}" for o, n in prov["origins"].items())]], facts=True))
     if last_success is not None and last_success > STALE_COLLECTION_DAYS:
         _finding(point, "medium", "collection-stale", say(
             f"aucune collecte réussie depuis {_age(last_success, say)}", f"no successful collection for {_age(last_success, say)}"),
@@ -662,7 +665,7 @@ def _trends(point: Point, ev: _Evidence) -> None:
     point.evidence.append(Table(say(f"Termes en hausse, semaine {current}", f"Rising terms, week {current}"),
                                 [say("terme", "term"), say("genre", "kind"), say("cette semaine", "this week"),
                                  say("moyenne des 8 semaines", "8-week mean"), ""],
-                                [[ev.label_names.get(r.term, r.term) if r.kind == "label" else r.term, r.kind, r.count,
+                                [[ev.label_names.get(r.term, r.term) if r.kind == "label" else r.term, word("kind", r.kind, ev.lang), r.count,
                                   round(r.baseline, 1), sparkline(r.weeks)] for r in rising],
                                 note="" if rising else say("aucun terme ne monte nettement cette semaine",
                                                            "no term is clearly rising this week")))
@@ -698,7 +701,7 @@ def _recipients(point: Point, ev: _Evidence) -> None:
          say("externe", "external"), say("centres d'intérêt", "interests"), say("rythme", "schedule"),
          say("alertes", "alerts")],
         [[a.name or a.id, a.role, len(a.recipients), a.language, say("oui", "yes") if a.external else say("non", "no"),
-          _interests(a, ev), schedule_text(a.schedule) or "–", f"≥ {a.alerts.min_score}" if a.alerts else "–"]
+          _interests(a, ev), word("schedule", schedule_text(a.schedule), ev.lang) or "–", f"≥ {a.alerts.min_score}" if a.alerts else "–"]
          for a in config.audiences]))
     roles = {role: [a.id for a in config.audiences if a.role == role] for role in ROLES}
     point.declared.append(Table(say("Rôles de l'entreprise servis", "Company roles served"),
@@ -741,7 +744,7 @@ def _recipients(point: Point, ev: _Evidence) -> None:
         moves = sum(any(l["axis"] == "moves" for l in i["labels"]) for i in chosen)
         trends = sum(any(l["axis"] == "trends" for l in i["labels"]) for i in chosen)
         per_week = len(chosen) * 7 / WINDOW_DAYS
-        rows.append([audience.id, schedule_text(audience.schedule) or "–", len(chosen), moves, trends, own,
+        rows.append([audience.id, word("schedule", schedule_text(audience.schedule), ev.lang) or "–", len(chosen), moves, trends, own,
                      f"{per_week:.1f} / {audience.max_items}"])
         if not chosen:
             empty.append(audience.id)

@@ -593,9 +593,10 @@ class Store:
         return cursor.rowcount > 0
 
     def items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
-              limit: int | None = None) -> list[dict[str, Any]]:
-        """Items newest first, with every source that carried them; `search` is full-text, accents ignored."""
-        where, params = _item_conditions(since=since, source=source, search=search)
+              limit: int | None = None, published: datetime | None = None) -> list[dict[str, Any]]:
+        """Items newest first, with every source that carried them; `since` is on the time first seen, `published`
+        on the publication time; `search` is full-text, accents ignored."""
+        where, params = _item_conditions(since=since, source=source, search=search, published_from=published)
         sql = "select i.* from items i" + where + " order by i.published_at desc, i.id desc"
         if limit:
             sql += f" limit {int(limit)}"
@@ -627,6 +628,12 @@ class Store:
             row["entities"] = entities.get(row["id"], [])
             row["reasons"] = json.loads(row["reasons"]) if row.get("reasons") else []
         return rows
+
+    def count_items(self, since: datetime | None = None, source: str | None = None, search: str | None = None,
+                    published: datetime | None = None) -> int:
+        """How many items `items()` would list without a limit."""
+        where, params = _item_conditions(since=since, source=source, search=search, published_from=published)
+        return self.conn.execute("select count(*) from items i" + where, params).fetchone()[0]
 
     # -- classification ------------------------------------------------------------------------------------
 

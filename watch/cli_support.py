@@ -1,0 +1,111 @@
+"""What several commands share beyond parsing: working without a sources.yaml, the demo's configuration, known
+sources, counted words.
+
+An analyst's ad-hoc work (`veille collect --url`, `veille items`, `veille trends`) needs no configuration: without a
+sources.yaml (and none named by --config or VEILLE_CONFIG) the defaults apply, the database under the current
+folder (data/veille.db) unless --db says otherwise. Commands about the watch itself (sources, status, digests) still
+ask for its configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from watch import config as config_mod
+from watch.collect import refuse_unknown_sources
+from watch.errors import ConfigError, UsageError
+from watch.i18n import tr, user_language
+from watch.source_rules import PIPELINE_LANGUAGES
+
+if TYPE_CHECKING:
+    from watch.feeds import ParsedFeed
+    from watch.store import Store
+
+DEMO_CONFIG = Path(__file__).with_name("demo") / "sources.yaml"  # the repo's sources.yaml, shipped with the package
+_DEFAULTS = "company: {name: veille}\n"
+
+
+def named_config(config_path: str | None) -> bool:
+    """A configuration file was asked for (--config or VEILLE_CONFIG), rather than ./sources.yaml by default."""
+    return bool(config_path or os.environ.get("VEILLE_CONFIG"))
+
+
+def is_missing(exc: ConfigError) -> bool:
+    """The configuration file does not exist (as opposed to a file with problems)."""
+    return len(exc.problems) == 1 and exc.problems[0].line is None and not Path(exc.problems[0].file).exists()
+
+
+def default_config() -> config_mod.Config:
+    """The configuration of a folder without sources.yaml: every default, paths from the current folder."""
+    config = config_mod.parse_config(_DEFAULTS, tr("(réglages par défaut)", "(defaults)"), base=Path.cwd())
+    return config.model_copy(update={"path": None})
+
+
+def demo_config(config_path: str | None) -> Path | None:
+    """Make sure the demo has its configuration; return the file written when it had to copy the demo's own.
+
+    A named file, or a sources.yaml in the current folder (the repo's is the demo sector), is used as it is.
+    Anywhere else the demo sector's configuration is copied to ./sources.yaml, so that the commands the demo
+    suggests next work from the same folder.
+    """
+    target = Path(config_mod.DEFAULT_CONFIG)
+    if named_config(config_path) or target.exists():
+        return None
+    shutil.copyfile(DEMO_CONFIG, target)
+    return target.resolve()
+
+
+def known_sources(config: config_mod.Config | None, store: Store) -> list[str]:
+    """Ids a --source may name: the configured sources, and those the database knows (ad-hoc hosts, old ids)."""
+    configured = [s.id for s in config.sources] if config else []
+    return configured + [row["id"] for row in store.sources_overview() if row["id"] not in configured]
+
+
+def require_sources(source_ids: list[str], config: config_mod.Config | None, store: Store) -> None:
+    """Refuse an unknown source id with the closest known one, as `veille collect --source` does."""
+    refuse_unknown_sources([s for s in source_ids if s], known_sources(config, store))
+
+
+def counted(number: int, fr_one: str, fr_many: str, en_one: str, en_many: str) -> str:
+    """`1 nouvel article`, `0 article`, `3 articles`; `1 new item`, `0 items`: French uses the singular up to 1."""
+    if user_language() == "en":
+        return f"{number} {en_one if number == 1 else en_many}"
+    return counted_fr(number, fr_one, fr_many)
+
+
+@dataclass(frozen=True)
+class FeedLanguage:
+    language: str
+    how_fr: str   # how it was chosen, for the message: "déclarée par le flux", "détectée dans 12 articles"
+    how_en: str
+
+
+def feed_language(parsed: ParsedFeed, asked: str | None = None) -> FeedLanguage:
+    """The language of a new feed source: the one asked for, else the one the feed declares (when there is a
+    pipeline for it), else the one the project's detector finds in its entries' titles and summaries."""
+    if asked:
+        if asked not in PIPELINE_LANGUAGES:
+            raise UsageError(tr(f"--language {asked!r} : langues prises en charge {', '.join(PIPELINE_LANGUAGES)}",
+                                f"--language {asked!r}: supported languages {', '.join(PIPELINE_LANGUAGES)}"))
+        return FeedLanguage(asked, tr("demandée", "as asked"), "as asked")
+    if parsed.language in PIPELINE_LANGUAGES:
+        return FeedLanguage(parsed.language, "déclarée par le flux", "declared by the feed")
+    from nlp.language import detect_language
+
+    text = re.sub(r"<[^>]*>", " ", " ".join(f"{e.title or ''}. {e.summary or ''}" for e in parsed.entries))
+    language, _confidence, how = detect_language(text, PIPELINE_LANGUAGES)
+    if how != "detected":
+        return FeedLanguage(language, "par défaut : trop peu de texte pour la reconnaître",
+                            "by default: too little text to tell")
+    count = len(parsed.entries)
+    return FeedLanguage(language, f"détectée dans {counted_fr(count, 'article', 'articles')}",
+                        f"detected in {count} {'entry' if count == 1 else 'entries'}")
+
+
+def counted_fr(number: int, one: str, many: str) -> str:
+    return f"{number} {one if abs(number) < 2 else many}"
