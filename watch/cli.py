@@ -375,7 +375,7 @@ def init(directory: Path, force: bool) -> None:
                   f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
 
 
-DEMO_DIGESTS = ("direction", "marketing", "rd")
+DEMO_DIGESTS = ("direction", "marketing", "rd", "partners")
 
 
 def _latest_by_origin(items: list[dict]) -> list[dict]:
@@ -391,15 +391,15 @@ def _latest_by_origin(items: list[dict]) -> list[dict]:
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the demo server running (Ctrl-C stops it).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Preferred port on 127.0.0.1.")
-@click.option("--smtp", metavar="HOST:PORT", help="Also send the three demo digests to this SMTP server (no TLS, no login).")
+@click.option("--smtp", metavar="HOST:PORT", help="Also send the four demo digests to this SMTP server (no TLS, no login).")
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     """Secteur de démonstration hors ligne / the offline demo sector.
 
     Starts a local server for the demo sector's feeds, collects them over HTTP into the database, classifies
-    them and previews the direction, marketing and R&D digests into the archive (their paths are printed).
-    With --smtp the three digests are sent to that server (for example `python -m aiosmtpd -n -l
+    them and previews the direction, marketing, R&D and partners digests into the archive (their paths are printed).
+    With --smtp the four digests are sent to that server (for example `python -m aiosmtpd -n -l
     127.0.0.1:8025` prints what it receives). With --serve the server stays up for other commands.
 
     \b
@@ -455,8 +455,8 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
                       "there); veille items --source salons"))
         report_new = report.new + notes.count("new")
         click.echo(tr(
-            f"{report_new} nouveaux articles, {report.updated} mis à jour, {classified.classified} classés ; "
-            f"{counts['items']} articles de "
+            f"{report_new} {'nouvel article' if report_new == 1 else 'nouveaux articles'}, {report.updated} mis à jour, "
+            f"{classified.classified} classé(s) ; {counts['items']} {'article' if counts['items'] == 1 else 'articles'} de "
             f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
             "veille items --search rachat · veille sources list",
             f"{report_new} new items, {report.updated} updated, {classified.classified} classified; "
@@ -478,7 +478,7 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
 
 
 def _demo_digests(obj: Context, smtp: str | None) -> None:
-    """The demo's last step: the three briefs in the archive (previews), or sent to `smtp` (HOST:PORT)."""
+    """The demo's last step: the four briefs in the archive (previews), or sent to `smtp` (HOST:PORT)."""
     from digests import preview_digest, run_digests
 
     config = obj.config

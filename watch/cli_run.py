@@ -139,7 +139,7 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
     if "digests" in wanted and report.digests:
         rows = [{**row, "next_run": _local(row["next_run"]), "sent_at": _local(row["sent_at"]),
                  "error": _short(row["error"])} for row in report.digests]
-        emit(rows, "table", title=tr("Dernier brief par audience", "Last digest per audience"),
+        emit(rows, "table", title=tr("Dernier bulletin par audience", "Last digest per audience"),
              table_columns=("audience", "next_run", "period", "status", "items", "sent_at", "sent", "pending",
                             "failed", "error"))
 
