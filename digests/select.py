@@ -202,7 +202,7 @@ def select(config: Config, store: Any, audience: Audience, period: str, since: d
     news = [spec for spec in specs if not spec.indicators]
 
     def full(picks: list[Pick], next_score: int) -> bool:
-        placed = [pick for section in _fill_sections(audience, picks, [], config) for pick in section.items]
+        placed = [pick for section in _fill_sections(audience, picks, []) for pick in section.items]
         return len(placed) >= audience.max_items and next_score < min(pick.rank_score for pick in placed)
 
     picks = candidates(config, store, audience, since, cutoff, audience.min_score, enough=full,
@@ -215,7 +215,7 @@ def select(config: Config, store: Any, audience: Audience, period: str, since: d
                              accept=lambda pick: indicator_of(pick, config, audience) is not None)
         for pick in figures:
             pick.indicator = indicator_of(pick, config, audience)
-    sections = _fill_sections(audience, picks, figures, config)
+    sections = _fill_sections(audience, picks, figures)
     selection = Selection(audience, period, since, cutoff, sections)
     kinds = {section.kind for section in sections}
     if "trends" in kinds:
@@ -245,7 +245,7 @@ def _one_per_story(picks: list[Pick]) -> list[Pick]:
     return kept
 
 
-def _fill_sections(audience: Audience, picks: list[Pick], figures: list[Pick], config: Config) -> list[SectionContent]:
+def _fill_sections(audience: Audience, picks: list[Pick], figures: list[Pick]) -> list[SectionContent]:
     """Indicator sections first (a declared need, few items), then best first, each item into the first section
     that takes it (see `wants`), until the audience's maximum is reached. An item is placed once."""
     sections = [SectionContent(spec, section_title(spec, audience.language)) for spec in sections_for(audience)]

@@ -58,14 +58,14 @@ def test_second_demo_run_shows_a_page_change_and_the_third_nothing_new(tmp_path,
     assert "Changement de page" not in first.stdout, "the first run stores the page's baseline"
     again = run("--db", str(db), "demo", "--port", port)
     assert again.exit_code == 0
-    assert re.search(r"\b1 nouveaux articles", again.stdout), "the feeds give nothing new, the pricing page changed"
+    assert re.search(r"\b1 nouvel article,", again.stdout), "the feeds give nothing new, the pricing page changed"
     assert "Changement de page détecté (veloce-tarifs)" in again.stdout
     assert "2 790 € → 2 890 € (+3,6 %)" in again.stdout and "+ Kargo Lab T3 Pro" in again.stdout
     with Store.open(db) as store:
         [change] = [i for i in store.items() if i["origin"] == "page_change"]
         assert change["competitor"] == "veloce" and change["classified_at"]
     third = run("--db", str(db), "demo", "--port", port)
-    assert re.search(r"\b0 nouveaux articles", third.stdout), "new noise on the page (time, counter, token) is ignored"
+    assert re.search(r"\b0 nouvel article,", third.stdout), "new noise on the page (time, counter, token) is ignored"
 
 
 def test_demo_server_answers_conditional_get_and_advertises_its_feeds():

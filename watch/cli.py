@@ -455,8 +455,8 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
                       "there); veille items --source salons"))
         report_new = report.new + notes.count("new")
         click.echo(tr(
-            f"{report_new} {'nouvel article' if report_new == 1 else 'nouveaux articles'}, {report.updated} mis à jour, "
-            f"{classified.classified} classé(s) ; {counts['items']} {'article' if counts['items'] == 1 else 'articles'} de "
+            f"{report_new} {'nouvel article' if report_new <= 1 else 'nouveaux articles'}, {report.updated} mis à jour, "
+            f"{classified.classified} classé(s) ; {counts['items']} {'article' if counts['items'] <= 1 else 'articles'} de "
             f"{counts['sources']} sources dans {store.path}\nEnsuite : veille items --since 7d · "
             "veille items --search rachat · veille sources list",
             f"{report_new} new items, {report.updated} updated, {classified.classified} classified; "
