@@ -6,7 +6,7 @@ Layout under `delivery.archive`::
     <audience>/index.html            its digests, newest first
     <audience>/feed.atom             the same as an Atom feed, for any feed reader
     <audience>/<period>.html, .png   one digest (the chart as a file instead of the e-mail's cid: image)
-    <audience>/<period>.eml          the e-mail, written when no SMTP server is configured
+    <audience>/<period>.<recipient>.eml   each recipient's e-mail, written when no SMTP server is configured
     <audience>/alerts/…              same-day alerts (not in the index)
     <audience>/preview/<period>.html `veille digest preview` (never in the index: nothing was delivered)
 """
@@ -14,6 +14,7 @@ Layout under `delivery.archive`::
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -51,6 +52,11 @@ def write_page(folder: Path, name: str, digest: dict[str, Any], cid: str | None)
     if digest.get("chart"):
         _write(folder / f"{name}.png", digest["chart"])
     return _write(folder / f"{name}.html", page_html(digest, cid, f"{name}.png"))
+
+
+def eml_name(period: str, recipient: str) -> str:
+    """`2026-W50.dg@cyclonova.example`: one file per recipient, named so that a listing groups them by digest."""
+    return f"{period}.{re.sub(r'[^A-Za-z0-9@._+-]', '_', recipient)}"
 
 
 def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from digests.archive import audience_dir, write_eml
+from digests.archive import audience_dir, eml_name, write_eml
 from digests.message import build_message, new_message_id
 from digests.smtp import Blocked, Mailer, Permanent, Transient, Uncertain
 from watch.config import Config
@@ -155,14 +155,12 @@ def _send_with_retries(mailer: Mailer, message, config: Config, recipient: str,
 
 
 def _write_eml(config: Config, pending: list[dict[str, Any]], digest_of, outcome: DeliveryOutcome) -> None:
-    """No SMTP server configured: each digest with pending deliveries is written as .eml beside its page."""
-    by_digest: dict[int, list[dict[str, Any]]] = {}
+    """No SMTP server configured: each pending delivery is written as its own .eml beside the digest's page, the
+    message that recipient would get (their address alone in To, their List-Unsubscribe): an operator who hands
+    the files to a mail server shows no recipient the others."""
     for delivery in pending:
-        by_digest.setdefault(delivery["digest_id"], []).append(delivery)
-    for deliveries in by_digest.values():
-        digest = digest_of(deliveries[0])
-        recipients = [d["recipient"] for d in deliveries]
-        message = build_message(digest, config.delivery, recipients,
-                                new_message_id(digest["audience"], digest["period"], config.delivery.sender), utcnow())
+        digest = digest_of(delivery)
+        message_id = delivery["message_id"] or new_message_id(digest["audience"], digest["period"], config.delivery.sender)
+        message = build_message(digest, config.delivery, [delivery["recipient"]], message_id, utcnow())
         folder = audience_dir(config, digest["audience"]) / ("alerts" if digest["kind"] == "alert" else "")
-        outcome.eml.append(write_eml(folder, digest["period"], message))
+        outcome.eml.append(write_eml(folder, eml_name(digest["period"], delivery["recipient"]), message))

@@ -17,10 +17,12 @@ class Pick:
     rank_score: int
     age_days: float
     find_themes: Callable[[], set[str]]              # computed when a filter asks (matching keywords costs)
+    source_type: str = ""                           # the type of the source that told it (sources.yaml)
     also: int = 0                                   # other sources that told the same story
     also_sources: list[str] = field(default_factory=list)  # their ids
     folded: list[int] = field(default_factory=list)  # items of the same story shown through this one
     earliest: str | None = None                     # the story's first publication (ISO), when known
+    indicator: Any = None                           # digests.indicators.Indicator, in an indicator section
 
     @property
     def id(self) -> int:

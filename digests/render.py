@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_interval
+from babel.dates import format_date, format_datetime
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from digests.indicators import figure_parts
 from digests.periods import audience_zone
-from digests.select import Pick, Selection, reasons_of, recency_penalty
+from digests.select import Pick, Selection, reasons_of
 from nlp.score import render_reasons, taxonomy_names
+from nlp.trends import week_monday
 from watch.config import Audience, Config
+from watch.models import utcnow
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -39,41 +43,59 @@ PALETTE = {
 CONTRAST_PAIRS = [("text", "card"), ("muted", "card"), ("link", "card"), ("on_accent", "accent"),
                   ("on_chip", "chip"), ("on_note", "note"), ("muted", "page"), ("link", "page"), ("text", "page")]
 
+# The Admiralty grades of source reliability in words (French, English), as the reader reads them.
+RELIABILITY = {"A": ("source totalement fiable", "completely reliable source"),
+               "B": ("source habituellement fiable", "usually reliable source"),
+               "C": ("source plutôt fiable", "fairly reliable source"),
+               "D": ("source pas toujours fiable", "not usually reliable source"),
+               "E": ("source peu fiable", "unreliable source"),
+               "F": ("fiabilité de la source inconnue", "source reliability unknown")}
+
+# One word per language: "bulletin" in French, "digest" in English, as the CLI (`veille digest`) and the README.
 TEXTS = {
-    "fr": {"colon": "\u00a0:", "title": "Veille", "week": "Semaine", "day": "Journée du", "items": "articles", "item": "article",
-           "why": "Pourquoi", "also_one": "Également repris par 1 source\u00a0: {names}",
-           "also_many": "Également repris par {n} sources\u00a0: {names}", "grade": "fiabilité", "published": "publié le",
-           "older": "publié il y a {days} jours (−{points})", "chart": "Articles par catégorie",
+    "fr": {"colon": "\u00a0:", "title": "Veille", "week": "semaine {week} ({days})", "day": "journée du {day}",
+           "items": "articles", "item": "article",
+           "why": "Pourquoi", "also": "Également repris par {names}",
+           "today": "aujourd'hui", "yesterday": "hier", "days_ago": "il y a {days} jours",
+           "chart": "Articles par catégorie",
            "chart_alt": "Graphique en barres : articles par catégorie sur les 7 derniers jours, comparés à la "
                         "moyenne hebdomadaire des 4 semaines précédentes.",
-           "chart_row": "{label} : {count} cette semaine (moyenne {avg})", "this_week": "7 derniers jours",
-           "average": "moyenne des 4 semaines précédentes",
+           "row": "{label} : {count} (moyenne {avg})", "this_week": "7 derniers jours",
+           "average": "moyenne par semaine des 4 semaines précédentes",
+           "baseline": "Nombre d'articles des 7 derniers jours ; moyenne : par semaine, sur les 4 semaines précédentes.",
            "empty": "Rien de notable sur la période : aucun article n'a atteint le seuil de {min_score} sur vos sujets.",
-           "nothing": "rien de notable", "health_ok": "Les {total} sources répondent normalement.",
-           "health_bad": "{n} source(s) sur {total} en échec répété : {names}.",
-           "trend_row": "{term} : {count} mentions cette semaine (moyenne {baseline})",
-           "no_trend": "Aucun terme ne ressort nettement cette semaine.",
-           "footer": "Vous recevez ce bulletin en tant que membre de l'audience « {audience} » de la veille de {company}.",
+           "nothing": "rien de notable", "health_ok": "Les {total} sources ont répondu normalement sur la période.",
+           "health_bad_one": "1 source sur {total} en échec sur la période : {names}.",
+           "health_bad": "{n} sources sur {total} en échec sur la période : {names}.",
+           "failing_since": "en échec depuis le {since}", "recovered": "en échec le {first}, rétablie depuis",
+           "no_trend": "Aucun terme ne ressort nettement ces 7 derniers jours.",
+           "footer": "Vous recevez ce bulletin parce que vous êtes inscrit à la liste « {audience} » de la veille de "
+                     "{company}.",
            "unsubscribe": "Se désinscrire", "archive": "Archives", "covers": "Articles repérés du {start} au {end}",
+           "covers_day": "Articles repérés le {day} de {start} à {end}",
            "alert": "Alerte", "alert_intro": "Un article dépasse votre seuil d'alerte ({min_score}).",
-           "unknown_date": "date inconnue", "competitor": "Concurrent"},
-    "en": {"colon": ":", "title": "Market watch", "week": "Week", "day": "Day of", "items": "items", "item": "item",
-           "why": "Why", "also_one": "Also reported by 1 source: {names}",
-           "also_many": "Also reported by {n} sources: {names}", "grade": "reliability", "published": "published",
-           "older": "published {days} days ago (−{points})", "chart": "Items per category",
+           "unknown_date": "date inconnue", "competitor": "Concurrent", "indicator": "Indicateur suivi"},
+    "en": {"colon": ":", "title": "Market watch", "week": "week {week} ({days})", "day": "day of {day}",
+           "items": "items", "item": "item",
+           "why": "Why", "also": "Also reported by {names}",
+           "today": "today", "yesterday": "yesterday", "days_ago": "{days} days ago",
+           "chart": "Items per category",
            "chart_alt": "Bar chart: items per category over the last 7 days, compared with the weekly average of "
                         "the 4 weeks before.",
-           "chart_row": "{label}: {count} this week (average {avg})", "this_week": "last 7 days",
-           "average": "average of the 4 weeks before",
+           "row": "{label}: {count} (average {avg})", "this_week": "last 7 days",
+           "average": "weekly average of the 4 weeks before",
+           "baseline": "Items of the last 7 days; average: per week, over the 4 weeks before.",
            "empty": "Nothing notable this period: no item reached the threshold of {min_score} on your topics.",
-           "nothing": "nothing notable", "health_ok": "All {total} sources answer normally.",
-           "health_bad": "{n} of {total} source(s) failing repeatedly: {names}.",
-           "trend_row": "{term}: {count} mentions this week (average {baseline})",
-           "no_trend": "No term stands out this week.",
-           "footer": "You receive this brief as a member of the “{audience}” audience of {company}'s market watch.",
+           "nothing": "nothing notable", "health_ok": "All {total} sources answered normally in the period.",
+           "health_bad_one": "1 of {total} sources failed in the period: {names}.",
+           "health_bad": "{n} of {total} sources failed in the period: {names}.",
+           "failing_since": "failing since {since}", "recovered": "failed on {first}, recovered since",
+           "no_trend": "No term stands out over the last 7 days.",
+           "footer": "You receive this digest because you are on the “{audience}” list of {company}'s market watch.",
            "unsubscribe": "Unsubscribe", "archive": "Archive", "covers": "Items found from {start} to {end}",
+           "covers_day": "Items found on {day} from {start} to {end}",
            "alert": "Alert", "alert_intro": "An item is above your alert threshold ({min_score}).",
-           "unknown_date": "unknown date", "competitor": "Competitor"},
+           "unknown_date": "unknown date", "competitor": "Competitor", "indicator": "Indicator followed"},
 }
 
 
@@ -140,7 +162,7 @@ def label_names(lang: str) -> dict[str, str]:
 def display_names(config: Config, lang: str) -> dict[str, str]:
     """Label, theme and competitor ids as the reader should see them."""
     names = dict(label_names(lang))
-    names.update({theme.id: theme.label for theme in config.themes})
+    names.update({theme.id: theme.label_in(lang) for theme in config.themes})
     names.update({competitor.id: competitor.name for competitor in config.competitors})
     return names
 
@@ -168,59 +190,123 @@ class Renderer:
     def number(self, value: float) -> str:
         return format_decimal(value, "#,##0.#", locale=self.lang)
 
-    def item(self, pick: Pick) -> dict[str, Any]:
+    def age(self, value: str | None, now: datetime) -> str:
+        """"il y a 12 jours": calendar days in the reader's time zone, between the date shown and `now`."""
+        if not value:
+            return ""
+        days = (now.astimezone(self.zone).date() - datetime.fromisoformat(value).astimezone(self.zone).date()).days
+        return self.t["today"] if days <= 0 else self.t["yesterday"] if days == 1 else self.t["days_ago"].format(days=days)
+
+    def item(self, pick: Pick, now: datetime) -> dict[str, Any]:
         row = pick.row
         source = self.sources.get(row["source"])
-        reasons = reasons_of(pick)
+        reasons = self.followed_theme(reasons_of(pick))
         why = render_reasons(reasons, self.lang, self.names) if reasons else ""
-        penalty = recency_penalty(pick.age_days)
-        if penalty:
-            older = self.t["older"].format(days=int(pick.age_days), points=penalty)
-            why = f"{why} · {older}" if why else older[:1].upper() + older[1:]
         moves_first = sorted(row["labels"], key=lambda l: (l["axis"] != "moves", -l["score"]))
         also = ""
         if pick.also:
-            names = ", ".join(self.sources[s].name if s in self.sources else s for s in pick.also_sources)
-            also = (self.t["also_one"] if pick.also == 1 else self.t["also_many"]).format(n=pick.also, names=names)
+            also = self.t["also"].format(names=self.names_list(
+                [self.sources[s].name if s in self.sources else s for s in pick.also_sources]))
         competitor = row["actor_competitor"] or min(pick.companies, default="")
+        shown = pick.earliest or row["published_at"]  # a story dates from its first report
+        grade = source.reliability if source else "F"
+        indicator = pick.indicator
         return {"id": row["id"], "title": " ".join((row["title"] or "").split()) or row["url"] or "—",
                 "url": safe_url(row["url"]), "source": source.name if source else row["source"],
-                "grade": source.reliability if source else "F",
-                "date": self.date(pick.earliest or row["published_at"]),  # a story dates from its first report
+                "grade": grade, "grade_words": RELIABILITY[grade][self.lang != "fr"],
+                "date": self.date(shown), "age": self.age(shown, now),
                 "summary": short_summary(row["summary"]), "score": pick.rank_score,
                 "labels": [self.names.get(l["label"], l["label"]) for l in moves_first],
-                "why": why, "also": also, "competitor": self.names.get(competitor, competitor)}
+                "why": why, "also": also, "competitor": self.names.get(competitor, competitor),
+                "figure": indicator.figure if indicator else "",
+                "figure_parts": figure_parts(indicator.figure) if indicator else [],
+                "indicator": f"{self.t['indicator']}{self.t['colon']} {indicator.name}" if indicator else ""}
+
+    def followed_theme(self, reasons: list[dict]) -> list[dict]:
+        """The reasons with, as their theme, the best theme of the item that this audience follows: partners who
+        follow regulation read "thème « Réglementation… »", not the battery theme that gave the item its points."""
+        followed = self.audience.interests.themes
+        themes = {theme.id: theme for theme in self.config.themes}
+        out = []
+        for reason in reasons:
+            matched = [t for t in reason.get("themes", ()) if t in followed and t in themes]
+            if reason["kind"] == "theme" and matched and reason["id"] not in followed:
+                reason = {**reason, "id": min(matched, key=lambda t: (themes[t].priority, matched.index(t)))}
+            out.append(reason)
+        return out
+
+    def names_list(self, names: list[str]) -> str:
+        return format_list(names, locale=self.lang) if names else ""
 
     def period_label(self, selection: Selection) -> str:
+        """"semaine 50 (7–13 décembre 2026)", or "journée du 8 décembre 2026" for a daily audience."""
         if "-W" in selection.period:
-            week = int(selection.period.split("-W")[1])
-            return f"{self.t['week']} {week} · {selection.period[:4]}"
-        return f"{self.t['day']} {self.date(selection.cutoff, 'long')}"
+            monday = week_monday(selection.period)
+            days = self.days(monday, monday + timedelta(days=6))
+            return self.t["week"].format(week=int(selection.period.split("-W")[1]), days=days)
+        return self.t["day"].format(day=self.date(selection.cutoff, "long"))
+
+    def days(self, first: date, last: date) -> str:
+        """"7–13 décembre 2026", "30 novembre – 6 décembre 2026" (Babel's intervals abbreviate the month)."""
+        fr = self.lang == "fr"
+        if (first.year, first.month) == (last.year, last.month):
+            return (f"{first.day}–{format_date(last, 'd MMMM y', locale='fr')}" if fr
+                    else f"{format_date(first, 'MMMM d', locale='en')}–{last.day}, {last.year}")
+        head = "d MMMM" if first.year == last.year else "d MMMM y"
+        if fr:
+            return f"{format_date(first, head, locale='fr')} – {format_date(last, 'd MMMM y', locale='fr')}"
+        return f"{format_date(first, 'MMMM d' if first.year == last.year else 'MMMM d, y', locale='en')} – " \
+               f"{format_date(last, 'MMMM d, y', locale='en')}"
 
     def covers(self, start: datetime, end: datetime) -> str:
         start_local, end_local = start.astimezone(self.zone), end.astimezone(self.zone)
         if start_local.date() == end_local.date():
-            return self.t["covers"].format(start=format_datetime(start_local, "short", locale=self.lang),
-                                           end=format_datetime(end_local, "HH:mm", locale=self.lang))
-        return format_interval(start_local.date(), end_local.date(), "yMMMd", locale=self.lang)
+            return self.t["covers_day"].format(day=self.day(start_local), start=format_datetime(start_local, "HH:mm", locale=self.lang),
+                                               end=format_datetime(end_local, "HH:mm", locale=self.lang))
+        same_month = (start_local.year, start_local.month) == (end_local.year, end_local.month)
+        start_text = self.day(start_local, month=not same_month or self.lang != "fr")
+        end_text = self.day(end_local, month=not same_month or self.lang == "fr")
+        return self.t["covers"].format(start=start_text, end=end_text)
+
+    def day(self, moment: datetime, month: bool = True) -> str:
+        """"1er décembre", "8 décembre", "December 8"; the day alone without `month` ("1er", "8")."""
+        first = self.lang == "fr" and moment.day == 1
+        if not month:
+            return "1er" if first else str(moment.day)
+        if first:
+            return format_date(moment.date(), "'1er' MMMM", locale="fr")
+        return format_date(moment.date(), "d MMMM" if self.lang == "fr" else "MMMM d", locale=self.lang)
 
     def chart_text(self, rows: list[tuple[str, int, float]]) -> list[str]:
-        return [self.t["chart_row"].format(label=self.names.get(label, label), count=count, avg=self.number(avg))
+        return [self.t["row"].format(label=self.names.get(label, label), count=count, avg=self.number(avg))
                 for label, count, avg in rows]
 
     def health_line(self, health: dict[str, Any]) -> str:
-        failing = health.get("failing") or []
-        if not failing:
-            return self.t["health_ok"].format(total=health.get("total", 0))
-        names = ", ".join(f"{self.sources[s['id']].name if s['id'] in self.sources else s['id']}"
-                          f" ({(s['last_error'] or s['status'] or '')[:60]})" for s in failing)
-        return self.t["health_bad"].format(n=len(failing), total=health.get("total", 0), names=names)
+        failed = health.get("failed") or []
+        total = health.get("total", 0)
+        if not failed:
+            return self.t["health_ok"].format(total=total)
+        names = []
+        for row in failed:
+            name = self.sources[row["id"]].name if row["id"] in self.sources else row["id"]
+            if row.get("failing_since"):
+                state = self.t["failing_since"].format(since=self.moment(row["failing_since"]))
+            else:
+                state = self.t["recovered"].format(first=self.moment(row["first_failed"]))
+            error = " ".join((row.get("last_error") or "").split())[:60] if row.get("failing_since") else ""
+            names.append(f"{name} ({state}{' · ' + error if error else ''})")
+        key = "health_bad_one" if len(failed) == 1 else "health_bad"
+        return self.t[key].format(n=len(failed), total=total, names=self.names_list(names))
+
+    def moment(self, value: str) -> str:
+        local = datetime.fromisoformat(value).astimezone(self.zone)
+        return format_datetime(local, "d MMM HH:mm" if self.lang == "fr" else "MMM d HH:mm", locale=self.lang)
 
     def trend_rows(self, trends: list[Any]) -> list[dict[str, Any]]:
         from nlp.trends import sparkline
 
-        return [{"text": self.t["trend_row"].format(term=self.names.get(t.term, t.term), count=t.count,
-                                                    baseline=self.number(t.baseline)),
+        return [{"text": self.t["row"].format(label=self.names.get(t.term, t.term), count=t.count,
+                                              avg=self.number(t.baseline)),
                  "spark": sparkline(t.weeks)} for t in trends]
 
     def common(self) -> dict[str, Any]:
@@ -232,9 +318,12 @@ class Renderer:
                 "footer": self.t["footer"].format(audience=self.audience.name or self.audience.id,
                                                   company=self.config.company.name)}
 
+    def amount(self, count: int) -> str:
+        return f"{count} {self.t['item'] if count == 1 else self.t['items']}" if count else self.t["nothing"]
+
     def subject(self, selection: Selection) -> str:
         count = selection.count
-        amount = (f"{count} {self.t['item'] if count == 1 else self.t['items']}" if count else self.t["nothing"])
+        amount = self.amount(count)
         return f"{self.t['title']} · {self.audience.name or self.audience.id} · {self.period_label(selection)}" \
                f"{self.t['colon']} {amount}"
 
@@ -248,7 +337,7 @@ class Renderer:
             if section.kind == "items" and not section.items:
                 continue
             entry: dict[str, Any] = {"id": section.spec.id, "title": section.title, "kind": section.kind,
-                                     "layout": section.spec.layout, "items": [self.item(p) for p in section.items],
+                                     "layout": section.spec.layout, "items": [self.item(p, selection.cutoff) for p in section.items],
                                      "grouped": section.spec.group_by == "competitor"}
             if section.kind == "trends":
                 entry["rows"] = self.trend_rows(selection.trends)
@@ -259,18 +348,19 @@ class Renderer:
         chart = draw_chart([(self.names.get(l, l), n, avg) for l, n, avg in selection.chart],
                            self.t["this_week"], self.t["average"]) if selection.chart else None
         empty = selection.count == 0
-        context = {**self.common(), "subject": self.subject(selection), "period": self.period_label(selection),
+        period = self.period_label(selection)
+        context = {**self.common(), "subject": self.subject(selection), "period": period[:1].upper() + period[1:],
                    "covers": self.covers(selection.since, selection.cutoff), "sections": sections, "empty": empty,
                    "empty_text": self.audience.empty_text or self.t["empty"].format(min_score=self.audience.min_score),
                    "chart_src": f"cid:{chart_cid}" if chart else None, "chart_rows": chart_rows,
-                   "chart_alt": self.t["chart_alt"], "count": selection.count}
+                   "chart_alt": self.t["chart_alt"], "count": selection.count, "baseline": self.t["baseline"]}
         env = environment()
         return Rendered(subject=context["subject"], html=env.get_template("digest.html").render(context),
                         text=env.get_template("digest.txt").render(context), chart=chart,
                         chart_cid=chart_cid if chart else None)
 
     def alert(self, pick: Pick) -> Rendered:
-        item = self.item(pick)
+        item = self.item(pick, utcnow())
         subject = f"{self.t['alert']} · {item['title']}"[:180]
         context = {**self.common(), "subject": subject, "item": item,
                    "intro": self.t["alert_intro"].format(min_score=self.audience.alerts.min_score

@@ -1,8 +1,10 @@
 """The sections of each role's digest, as defaults that an audience's `sections:` in sources.yaml replaces.
 
-An item goes to the first `items` section it matches, in the order listed, so specific sections come before
-general ones and each role ends with a catch-all: an item that interests the audience is never dropped because
-no section named it.
+An item goes to the first `items` section that wants it (digests.select.wants: the section's own themes,
+competitors and labels replace the audience's), in the order listed, so specific sections come before general
+ones and each role ends with a catch-all: an item that interests the audience is never dropped because no section
+named it. Indicator sections take the statistics of institutional sources that measure an indicator of a
+followed theme (digests.indicators).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from watch.config import Audience, Section
 
 TITLES: dict[str, dict[str, str]] = {
     "top": {"fr": "L'essentiel", "en": "What matters most"},
+    "indicators": {"fr": "Indicateurs du marché", "en": "Market indicators"},
     "competitors": {"fr": "Les concurrents en un coup d'œil", "en": "Competitor moves at a glance"},
     "trends": {"fr": "Tendances montantes", "en": "Rising trends"},
     "health": {"fr": "État des sources", "en": "Source health"},
@@ -36,11 +39,13 @@ ROLE_SECTIONS: dict[str, tuple[Section, ...]] = {
     "direction": (
         _s("top", max_items=5),
         _s("competitors", competitor_moves=True, layout="compact", group_by="competitor"),
+        _s("indicators", indicators=True, source_types=["institutional"], max_items=3),
         _s("trends", kind="trends"),
         _s("other"),
         _s("health", kind="health"),
     ),
     "marketing": (
+        _s("indicators", indicators=True, source_types=["institutional"], max_items=3),
         _s("consumer", labels=["consumer"]),
         _s("campaigns-prices", labels=["campaign", "pricing"], competitor_moves=True),
         _s("communication", labels=["communication", "campaign"]),
@@ -58,7 +63,7 @@ ROLE_SECTIONS: dict[str, tuple[Section, ...]] = {
         _s("regulation", labels=["regulation"]),
         _s("other"),
     ),
-    "partners": (_s("selection"),),
+    "partners": (_s("regulation", labels=["regulation"]), _s("selection")),
     "custom": (_s("selection"),),
 }
 

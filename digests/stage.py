@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from digests.deliver import DeliveryOutcome, deliver_pending
 from digests.message import chart_cid, check_recipients
 from digests.periods import audience_zone, period_bounds, period_of
 from digests.render import Renderer
-from digests.select import FIRST_PERIOD_DAYS, OVERLAP, Selection, select
+from digests.select import current_selection, select
 from digests.smtp import Mailer, smtp_settings
 from watch.config import Audience, Config
 from watch.models import utcnow
@@ -87,7 +87,7 @@ def _run_audience(config: Config, store: Any, audience: Audience, now: datetime,
     digest = store.digest(audience.id, period)
     if not send:
         if digest is None:
-            selection = _select_current(config, store, audience, period, now)
+            selection = current_selection(config, store, audience, period, now)
             return AudienceResult(audience.id, "pending" if audience.recipients else "skipped",
                                   items=selection.count, period=period)
         return _result(store, audience, digest, DeliveryOutcome(), built=False)
@@ -99,15 +99,9 @@ def _run_audience(config: Config, store: Any, audience: Audience, now: datetime,
     return _result(store, audience, digest, outcome, built)
 
 
-def _select_current(config: Config, store: Any, audience: Audience, period: str, now: datetime) -> Selection:
-    last = store.last_digest(audience.id)
-    since = datetime.fromisoformat(last["cutoff"]) - OVERLAP if last else now - timedelta(days=FIRST_PERIOD_DAYS)
-    return select(config, store, audience, period, min(since, now), now)
-
-
 def build_digest(config: Config, store: Any, audience: Audience, period: str, now: datetime) -> tuple[int, bool]:
     """Select, render, store and archive the audience's digest of `period` (once: (id, False) if it existed)."""
-    selection = _select_current(config, store, audience, period, now)
+    selection = current_selection(config, store, audience, period, now)
     cid = chart_cid(audience.id, period, config.delivery.sender)
     rendered = Renderer(config, audience).digest(selection, cid)
     recipients = list(audience.recipients) if (selection.count or audience.send_empty) else []
@@ -175,7 +169,7 @@ def preview_digest(config: Config, store: Any, audience_id: str, period: str | N
         items = stored["items"]
     else:
         if period == current:
-            selection = _select_current(config, store, audience, period, now)
+            selection = current_selection(config, store, audience, period, now)
         else:
             start, end = period_bounds(period, audience_zone(audience))
             selection = select(config, store, audience, period, start, min(end, now))

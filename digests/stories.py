@@ -2,7 +2,7 @@
 
 Selection ranks stories by their best item (`digests.select`); this module then chooses which of the story's items
 the audience reads: one in its language when there is one (an outlet's rather than the company's own newsroom),
-else the one from the best-graded source, and names the other sources ("également repris par N sources : …") with
+else the one from the best-graded source, and names the other sources ("également repris par A, B et C") with
 the story's earliest date.
 """
 

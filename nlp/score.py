@@ -8,13 +8,13 @@ applies it when it is built.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nlp.text import fold
+from nlp.themes import matched_themes, theme_patterns
 
 TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
 
@@ -28,9 +28,11 @@ STORY_POINTS_PER_SOURCE, STORY_POINTS_MAX = 5, 15
 
 
 def taxonomy_names(lang: str = "fr") -> dict[str, str]:
-    """label id -> its name in `lang` (fr or en), lower-cased for use inside a sentence."""
+    """label id -> its name in `lang` (fr or en), lower-cased for use inside a sentence (an acronym keeps its
+    capitals: "RSE et environnement")."""
     data = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
-    return {label["id"]: label.get(lang, label["id"]).lower() for axis in ("trends", "moves") for label in data[axis]}
+    names = {label["id"]: label.get(lang, label["id"]) for axis in ("trends", "moves") for label in data[axis]}
+    return {key: name if name[:2].isupper() else name[:1].lower() + name[1:] for key, name in names.items()}
 
 
 def credibility(distinct_sources: int) -> int:
@@ -39,29 +41,23 @@ def credibility(distinct_sources: int) -> int:
     return 2 if distinct_sources >= 3 else 3 if distinct_sources == 2 else 6
 
 
-@lru_cache(maxsize=256)
-def _theme_words(theme_id: str, keywords: tuple[str, ...]) -> tuple[str, ...]:
-    """A theme's keywords folded once per run rather than once per item."""
-    return tuple(fold(k) for k in keywords if len(k) > 2)
-
-
 def score_item(item: dict, config: Any, story_sources: int) -> tuple[int, list[dict]]:
     """(score, reasons) for an item row with `labels`, `companies`, `source`, `credibility`, text fields."""
     reasons: list[dict] = []
-    text = fold(" ".join(filter(None, (item.get("title"), item.get("summary"), item.get("text")))))
     source = next((s for s in config.sources if s.id == item["source"]), None) if config else None
     themes = {t.id: t for t in config.themes} if config else {}
-    matched = set(source.themes if source else ())
-    for theme in themes.values():
-        if any(k in text for k in _theme_words(theme.id, tuple(w for ws in theme.keywords.values() for w in ws))):
-            matched.add(theme.id)
+    declared = item.get("declared_themes") or ()
+    if isinstance(declared, str):
+        declared = json.loads(declared or "[]")
+    matched = matched_themes(theme_patterns(themes.values()), item.get("title"), item.get("summary"),
+                             item.get("text"), declared)
     if matched:
-        # Ties go to the theme declared first in sources.yaml, so that the "why" is the same from run to run
-        # (a set's order changes with each process).
-        order = {t: i for i, t in enumerate(themes)}
-        best = min(matched, key=lambda t: (themes[t].priority if t in themes else 3, order.get(t, len(order)), t))
-        priority = themes[best].priority if best in themes else 3
-        reasons.append({"kind": "theme", "id": best, "priority": priority, "points": THEME_POINTS[priority]})
+        # Ties go to the theme declared first in sources.yaml, so that the "why" is the same from run to run.
+        best = min(matched, key=lambda t: (themes[t].priority, matched.index(t)))
+        priority = themes[best].priority
+        # Every matched theme is kept: the digests match audiences on the same themes the score saw.
+        reasons.append({"kind": "theme", "id": best, "priority": priority, "points": THEME_POINTS[priority],
+                        "themes": matched})
     kinds = {c.id: c.kind for c in config.competitors} if config else {}
     mentioned = [c for c in item.get("companies", ()) if c in kinds]
     if mentioned:
@@ -89,29 +85,48 @@ def score_item(item: dict, config: Any, story_sources: int) -> tuple[int, list[d
     return min(sum(r["points"] for r in reasons), 100), reasons
 
 
+# Admiralty credibility in words (1 confirmed … 5 improbable); 6, "cannot be judged", is said by saying nothing.
+CREDIBILITY_WORDS = {"fr": {1: "confirmé", 2: "probablement vrai", 3: "peut-être vrai", 4: "douteux", 5: "improbable"},
+                     "en": {1: "confirmed", 2: "probably true", 3: "possibly true", 4: "doubtful", 5: "improbable"}}
+
+
+def _lower(name: str) -> str:
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
+
+
 def render_reasons(reasons: list[dict], lang: str = "fr", names: dict[str, str] | None = None) -> str:
-    """"Mentionne Veloce (concurrent direct) · prix · 3 sources · source de niveau B"."""
+    """The reasons as one short sentence: "Veloce (concurrent direct) : acquisition, thème « Prix et marché »,
+    confirmé par 3 sources indépendantes." The source's grade is not repeated: the item's line shows it."""
     names = names or {}
+    fr = lang == "fr"
+    by = {r["kind"]: r for r in reasons}
+    name = lambda key: names.get(key, key)  # noqa: E731
     parts = []
-    order = {"competitor": 0, "move": 1, "theme": 2, "story": 3, "grade": 4, "credibility": 5}
-    for reason in sorted(reasons, key=lambda r: order.get(r["kind"], 9)):
-        kind = reason["kind"]
-        if kind == "theme":
-            parts.append(f"{'thème' if lang == 'fr' else 'theme'} « {names.get(reason['id'], reason['id'])} »")
-        elif kind == "competitor":
-            name = names.get(reason["id"], reason["id"])
-            if lang == "fr":
-                parts.append(f"mentionne {name} (concurrent {'direct' if reason['direct'] else 'indirect'})")
-            else:
-                parts.append(f"mentions {name} ({'direct' if reason['direct'] else 'indirect'} competitor)")
-        elif kind == "move":
-            label = names.get(reason["label"], reason["label"])
-            parts.append(label + ((" du concurrent" if lang == "fr" else " by a competitor") if reason["competitor_move"] else ""))
-        elif kind == "story":
-            parts.append(f"{reason['sources']} sources")
-        elif kind == "grade":
-            parts.append(f"source de niveau {reason['grade']}" if lang == "fr" else f"source grade {reason['grade']}")
-        elif kind == "credibility":
-            parts.append(f"crédibilité {reason['value']}" if lang == "fr" else f"credibility {reason['value']}")
-    text = " · ".join(parts)
-    return text[:1].upper() + text[1:]
+    competitor, move = by.get("competitor"), by.get("move")
+    if competitor:
+        who = name(competitor["id"])
+        rank = ("concurrent direct" if competitor["direct"] else "concurrent indirect") if fr else \
+            ("direct competitor" if competitor["direct"] else "indirect competitor")
+        if move and move.get("competitor_move"):
+            label = _lower(name(move["label"]))
+            colon = "\u00a0:" if fr else ":"
+            parts.append(f"{who} ({rank}){colon} {label}")
+        else:
+            parts.append(f"mentionne {who} ({rank})" if fr else f"mentions {who} ({rank})")
+            if move:
+                parts.append(_lower(name(move["label"])))
+    elif move:
+        parts.append(_lower(name(move["label"])))
+    if "theme" in by:
+        parts.append(f"{'thème' if fr else 'theme'} « {name(by['theme']['id'])} »" if fr
+                     else f"theme “{name(by['theme']['id'])}”")
+    sources = by.get("story", {}).get("sources", 0)
+    if sources > 1:
+        parts.append(f"confirmé par {sources} sources indépendantes" if fr else f"confirmed by {sources} independent sources")
+    elif by.get("credibility", {}).get("value") in CREDIBILITY_WORDS["en"]:
+        word = CREDIBILITY_WORDS[lang if lang in CREDIBILITY_WORDS else "en"][by["credibility"]["value"]]
+        parts.append(f"selon un analyste : {word}" if fr else f"according to an analyst: {word}")
+    if not parts:
+        return ""
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:] + "."

@@ -41,7 +41,7 @@ audiences:
     role: direction
     name: Comité de direction
     recipients: [dg@testco.example, daf@testco.example]
-    interests: {labels: [acquisition, pricing, launch], competitors: [veloce, rouleo]}
+    interests: {themes: [prices], labels: [acquisition, pricing, launch], competitors: [veloce, rouleo]}
     min_score: 50
     max_items: 6
     schedule: {cron: "mon 07:30"}

@@ -114,7 +114,7 @@ def test_readme_tour_commands_run(tmp_path, monkeypatch):
             assert result.stdout.strip(), command
 
 
-def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path, monkeypatch):
+def test_demo_ends_with_four_readable_briefs_then_sends_them_with_smtp(tmp_path, monkeypatch):
     from tests.digest_data import SmtpRecorder, smtp_server
 
     monkeypatch.chdir(REPO)
@@ -125,10 +125,11 @@ def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path
     first = run("--db", str(db), "demo", "--port", port)
     assert first.exit_code == 0, first.output + first.stderr
     paths = [line.strip() for line in first.stdout.splitlines() if line.strip().endswith(".html")]
-    assert [Path(p).parent.parent.name for p in paths] == ["direction", "marketing", "rd"]
+    assert [Path(p).parent.parent.name for p in paths] == ["direction", "marketing", "rd", "partners"]
     assert all(Path(p).is_relative_to(tmp_path / "archive") for p in paths)  # VEILLE_ARCHIVE, set by conftest
     pages = {Path(p).parent.parent.name: Path(p).read_text(encoding="utf-8") for p in paths}
     assert '<html lang="fr"' in pages["direction"] and '<html lang="en"' in pages["rd"]
+    assert '<html lang="fr"' in pages["partners"]
     for page in pages.values():
         assert page.count('class="v-link"') >= 5, "a brief with items, each linked to its source"
         assert "Rien de notable" not in page and "Nothing notable" not in page
@@ -136,7 +137,7 @@ def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path
     with Store.open(db) as store:
         assert store.digests_list() == []  # previews deliver nothing
 
-    # Again, with an SMTP server: the three briefs are sent, and shown again at the same paths.
+    # Again, with an SMTP server: the four briefs are sent, and shown again at the same paths.
     handler = SmtpRecorder()
     server = smtp_server(handler)
     server.start()
@@ -146,6 +147,8 @@ def test_demo_ends_with_three_readable_briefs_then_sends_them_with_smtp(tmp_path
         server.stop()
     assert again.exit_code == 0, again.output + again.stderr
     assert [line.strip() for line in again.stdout.splitlines() if line.strip().endswith(".html")] == paths
-    # sources.yaml: direction has two recipients, marketing and R&D one each.
+    # sources.yaml: direction and the partners have two recipients each, marketing and R&D one each.
     assert sorted(handler.recipients()) == sorted(["direction@cyclonova.example", "dg@cyclonova.example",
-                                                   "marketing@cyclonova.example", "rd@cyclonova.example"])
+                                                   "marketing@cyclonova.example", "rd@cyclonova.example",
+                                                   "veille@reseau-revendeurs.example",
+                                                   "direction@atelier-partenaire.example"])

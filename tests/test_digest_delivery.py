@@ -171,10 +171,19 @@ def test_without_smtp_the_digest_is_archived_as_eml_and_html_and_stays_pending(c
     result = report.results[0]
     assert report.smtp is None and result.status == "pending" and result.pending == 2
     assert result.path.exists() and result.path.suffix == ".html"
-    eml = result.eml[0]
-    message = parsed(eml.read_bytes())
-    assert message["To"] == "dg@testco.example, daf@testco.example"
-    assert [p.get_content_type() for p in message.walk()].count("image/png") == 1
+    # One message per recipient, as sent mail would be: each file shows its recipient alone, with their own
+    # unsubscribe link, so that an operator handing the files to a mail server shows no one the others.
+    assert sorted(eml.name for eml in result.eml) == sorted(
+        f"{result.period}.{address}.eml" for address in ("dg@testco.example", "daf@testco.example"))
+    messages = {message["To"]: message for message in (parsed(eml.read_bytes()) for eml in result.eml)}
+    assert set(messages) == {"dg@testco.example", "daf@testco.example"}
+    for address, message in messages.items():
+        assert message["Cc"] is None and message["Bcc"] is None
+        assert message["List-Unsubscribe"].startswith(
+            f"<https://veille.testco.example/unsubscribe?email={address.replace('@', '%40')}>")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert [p.get_content_type() for p in message.walk()].count("image/png") == 1
+    assert len({message["Message-ID"] for message in messages.values()}) == 2
     page = result.path.read_text(encoding="utf-8")
     assert "cid:" not in page and f'src="{result.period}.png"' in page
     assert (result.path.parent / f"{result.period}.png").read_bytes().startswith(b"\x89PNG")

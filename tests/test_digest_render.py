@@ -32,7 +32,9 @@ def items(store):
              competitors=("veloce", "rouleo"), actor="veloce",
              reasons=[{"kind": "competitor", "id": "veloce", "direct": True, "points": 25},
                       {"kind": "move", "label": "acquisition", "competitor_move": True, "points": 28}]),
-        Seed("Batteries : une norme européenne", source="trade", score=70, labels=("regulation", "technology")),
+        Seed("Batteries : une norme européenne", source="trade", score=70, labels=("regulation", "technology"),
+             reasons=[{"kind": "theme", "id": "batteries", "priority": 2, "points": 15, "themes": ["batteries"]},
+                      {"kind": "story", "sources": 3, "points": 10}]),
         Seed("Hausse des prix de 5 %", score=75, labels=("pricing",), url="http://press.example/prix?a=1&b=2"),
     ])
 
@@ -119,13 +121,17 @@ def test_each_item_shows_source_grade_date_summary_labels_reasons_and_corroborat
     from babel.dates import format_date
 
     published = datetime.fromisoformat(store.items()[-1]["published_at"]).astimezone(ZoneInfo("Europe/Paris"))
-    assert f"La Presse du cycle · fiabilité B · {format_date(published.date(), 'medium', locale='fr')}" in block
+    days = (datetime.now(timezone.utc).astimezone(ZoneInfo("Europe/Paris")).date() - published.date()).days
+    age = "aujourd'hui" if days == 0 else "hier" if days == 1 else f"il y a {days} jours"
+    # The grade and the age in words, not "fiabilité B" and "(−12)".
+    assert (f"La Presse du cycle, source habituellement fiable · "
+            f"{format_date(published.date(), 'medium', locale='fr')} ({age})") in block
     assert format_date(published.date(), "medium", locale="fr").split()[1] in (
         "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
     assert "Résumé de l'article. Deuxième phrase." in block and "Troisième" not in block
     assert "[Acquisition]" in block
-    assert "Pourquoi\u00a0: Mentionne Veloce (concurrent direct) · Acquisition du concurrent" in block
-    assert "Également repris par 1 source\u00a0: Trade Weekly" in block  # the other source, named
+    assert "Pourquoi\u00a0: Veloce (concurrent direct)\u00a0: acquisition." in block  # one short sentence
+    assert "Également repris par Trade Weekly" in block  # the other source, named
 
 
 def test_short_summary_keeps_one_or_two_sentences():
@@ -143,8 +149,9 @@ def test_the_chart_is_a_png_with_its_text_equivalent(config, store, items):
 
     image = Image.open(io.BytesIO(message.chart))
     assert image.width == 1200 and len(image.convert("L").getcolors()) > 20  # drawn, not blank
-    assert "Regulation: 1 this week (average 0)" in message.text
-    assert "<li>Regulation: 1 this week (average 0)</li>" in message.html
+    assert "Regulation: 1 (average 0)" in message.text
+    assert "<li>Regulation: 1 (average 0)</li>" in message.html
+    assert "Items of the last 7 days; average: per week, over the 4 weeks before." in message.text
 
 
 def test_archive_has_the_page_an_index_and_an_atom_feed_per_audience(config, store, items):
@@ -210,3 +217,29 @@ def test_the_html_renders_without_horizontal_overflow(config, store, items, tmp_
     colours = image.getcolors(maxcolors=1 << 16) or []
     assert len(colours) > 50, "the screenshot is blank"
     assert (255, 0, 255) not in {colour for _, colour in colours}, "the page does not fill its width"
+
+
+def test_the_period_and_the_age_read_in_words(config):
+    from digests.select import Selection
+
+    def label(audience_id: str, period: str) -> str:
+        audience = config.audience(audience_id)
+        cutoff = datetime(2026, 12, 8, 7, 30, tzinfo=timezone.utc)
+        return Renderer(config, audience).period_label(Selection(audience, period, cutoff - timedelta(days=7),
+                                                                 cutoff, []))
+
+    # Not "Semaine 50 · 2026 · 1–8 déc. 2026": the week's own days, the year once.
+    assert label("direction", "2026-W50") == "semaine 50 (7–13 décembre 2026)"
+    assert label("direction", "2026-W49") == "semaine 49 (30 novembre – 6 décembre 2026)"
+    assert label("direction", "2026-W53") == "semaine 53 (28 décembre 2026 – 3 janvier 2027)"
+    assert label("rd", "2026-W50") == "week 50 (December 7–13, 2026)"
+    renderer = Renderer(config, config.audience("direction"))
+    now = datetime(2026, 12, 8, 9, 0, tzinfo=timezone.utc)
+    assert renderer.age("2026-11-26T10:00:00+00:00", now) == "il y a 12 jours"
+    assert renderer.age("2026-12-07T23:30:00+00:00", now) == "aujourd'hui"  # 8 December in Paris already
+    assert renderer.age("2026-12-07T10:00:00+00:00", now) == "hier"
+    assert renderer.covers(datetime(2026, 12, 1, 6, tzinfo=timezone.utc), now) == "Articles repérés du 1er au 8 décembre"
+    assert renderer.covers(datetime(2026, 11, 30, 6, tzinfo=timezone.utc), now) == \
+        "Articles repérés du 30 novembre au 8 décembre"
+    english = Renderer(config, config.audience("rd"))
+    assert english.covers(datetime(2026, 12, 1, 6, tzinfo=timezone.utc), now) == "Items found from December 1 to 8"

@@ -126,7 +126,9 @@ def test_default_sections_of_the_direction_and_rd(config, store):
     assert by_section["top"] == ["Veloce bouge 0", "Veloce bouge 1", "Veloce bouge 2", "Veloce bouge 3",
                                  "Rouléo lance un cargo"]
     assert by_section["competitors"] == ["Rouléo recrute"]
-    assert [s.kind for s in direction.sections] == ["items", "items", "trends", "items", "health"]
+    assert [(s.spec.id, s.kind) for s in direction.sections] == [
+        ("top", "items"), ("competitors", "items"), ("indicators", "items"), ("trends", "trends"), ("other", "items"),
+        ("health", "health")]
     rd = selected(config, store, "rd")
     by_section = {s.spec.id: [p.row["title"] for p in s.items] for s in rd.sections}
     assert by_section["technology"] == ["Batterie : nouvelle chimie"]
@@ -278,14 +280,26 @@ def test_the_direction_digest_shows_rising_terms_and_failing_sources(config, sto
          + [Seed("Prix stables", score=20, labels=("pricing",), terms=(("prix", "phrase"),),
                  published=now - timedelta(days=7 * week + 2)) for week in range(0, 9)])
     store.sync_sources(config.sources)
-    for _ in range(3):
-        store.record_fetch(FetchOutcome("trade", "http://trade.example/rss", now, outcome="error",
-                                        error="HTTP 500"), backoff=lambda failures: 60)
+    # Trade Weekly fails three times and still fails; the press feed fails once, then answers again.
+    first = now - timedelta(hours=5)
+    for hours in (5, 4, 3):
+        store.record_fetch(FetchOutcome("trade", "http://trade.example/rss", now - timedelta(hours=hours),
+                                        outcome="error", error="HTTP 500"), backoff=lambda failures: 60)
+    store.record_fetch(FetchOutcome("press", "http://press.example/rss", now - timedelta(hours=2), outcome="error",
+                                    error="timeout"), backoff=lambda failures: 60)
+    store.record_fetch(FetchOutcome("press", "http://press.example/rss", now - timedelta(hours=1), outcome="ok"),
+                       backoff=lambda failures: 60)
     picked = selected(config, store, "direction", now)
     assert [(t.term, t.count) for t in picked.trends] == [("batterie solide", 9)]
-    assert picked.health["total"] == 3 and [s["id"] for s in picked.health["failing"]] == ["trade"]
+    assert picked.health["total"] == 3 and [s["id"] for s in picked.health["failed"]] == ["trade", "press"]
+    from babel.dates import format_datetime
+    from zoneinfo import ZoneInfo
+
     from digests.render import Renderer
 
     text = Renderer(config, config.audience("direction")).digest(picked, "c@x").text
-    assert "batterie solide : 9 mentions cette semaine (moyenne 1)" in text
-    assert "1 source(s) sur 3 en échec répété : Trade Weekly (HTTP 500)." in text
+    # The trend's average and the chart's are one figure: the weekly mean of the 4 weeks before.
+    assert "batterie solide : 9 (moyenne 1)" in text
+    local = lambda moment: format_datetime(moment.astimezone(ZoneInfo("Europe/Paris")), "d MMM HH:mm", locale="fr")  # noqa: E731
+    assert (f"2 sources sur 3 en échec sur la période : Trade Weekly (en échec depuis le {local(first)} · HTTP 500) "
+            f"et La Presse du cycle (en échec le {local(now - timedelta(hours=2))}, rétablie depuis).") in text

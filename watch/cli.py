@@ -380,7 +380,7 @@ def init(directory: Path, force: bool) -> None:
                   f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
 
 
-DEMO_DIGESTS = ("direction", "marketing", "rd")
+DEMO_DIGESTS = ("direction", "marketing", "rd", "partners")
 
 
 def _latest_by_origin(items: list[dict]) -> list[dict]:
@@ -399,16 +399,16 @@ def _latest_by_origin(items: list[dict]) -> list[dict]:
 @click.option("--port", type=int, default=8765, show_default=True,
               help=tr("Port souhaité sur 127.0.0.1.", "Preferred port on 127.0.0.1."))
 @click.option("--smtp", metavar="HOST:PORT",
-              help=tr("Envoyer aussi les trois bulletins de démonstration à ce serveur SMTP (sans TLS ni compte).",
-                      "Also send the three demo digests to this SMTP server (no TLS, no login)."))
+              help=tr("Envoyer aussi les quatre bulletins de démonstration à ce serveur SMTP (sans TLS ni compte).",
+                      "Also send the four demo digests to this SMTP server (no TLS, no login)."))
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     """Secteur de démonstration hors ligne / the offline demo sector.
 
     Starts a local server for the demo sector's feeds, collects them over HTTP into the database, classifies
-    them and previews the direction, marketing and R&D digests into the archive (their paths are printed).
-    With --smtp the three digests are sent to that server (for example `python -m aiosmtpd -n -l
+    them and previews the direction, marketing, R&D and partners digests into the archive (their paths are printed).
+    With --smtp the four digests are sent to that server (for example `python -m aiosmtpd -n -l
     127.0.0.1:8025` prints what it receives). With --serve the server stays up for other commands.
     Runs from any folder: without a sources.yaml there, the demo sector's configuration is copied into it
     (database and archive under data/, or --db).
@@ -497,7 +497,7 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
 
 
 def _demo_digests(obj: Context, smtp: str | None) -> None:
-    """The demo's last step: the three briefs in the archive (previews), or sent to `smtp` (HOST:PORT)."""
+    """The demo's last step: the four briefs in the archive (previews), or sent to `smtp` (HOST:PORT)."""
     from digests import preview_digest, run_digests
 
     config = obj.config

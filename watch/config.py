@@ -245,11 +245,24 @@ def _named_hours(text: str) -> set[int]:
 
 class Theme(Model):
     id: str = Field(pattern=ID_PATTERN)
-    label: str
+    label: str                                             # in French, or the only language given
+    names: dict[str, str] = Field(default_factory=dict)    # `label: {fr: …, en: …}`: the name in each language
     purpose: str = ""
     priority: int = Field(2, ge=1, le=3)
     keywords: dict[str, list[str]] = Field(default_factory=dict)
     indicators: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label_per_language(cls, data: Any) -> Any:
+        # An English brief must not show French theme names: `label` may give one name per language.
+        if isinstance(data, dict) and isinstance(data.get("label"), dict):
+            names = {str(k): str(v) for k, v in data["label"].items()}
+            data = {**data, "label": names.get("fr") or next(iter(names.values()), ""), "names": names}
+        return data
+
+    def label_in(self, lang: str) -> str:
+        return self.names.get(lang) or self.label
 
 
 class Competitor(Model):
@@ -430,6 +443,9 @@ class Section(Model):
     max_items: int | None = Field(None, ge=1, le=500)
     layout: Literal["full", "compact"] = "full"
     group_by: Literal["competitor"] | None = None
+    # Statistics of institutional sources that measure an indicator of a theme the audience follows (themes[].
+    # indicators), shown with their figure; a declared need, so the audience's min_score does not hold them back.
+    indicators: bool = False
 
 
 class Audience(Model):

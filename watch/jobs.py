@@ -157,8 +157,8 @@ def send_digest(config: Config, store: Store, spec: JobSpec, now: datetime | Non
               "sent": result.sent, "pending": result.pending}
     error = result.error
     if report.smtp is None and result.pending:
-        error = tr("VEILLE_SMTP_URL non définie : brief écrit en .eml à côté de sa page d'archive",
-                   "VEILLE_SMTP_URL not set: digest written as .eml beside its archive page")
+        error = tr("VEILLE_SMTP_URL non définie : bulletin écrit en .eml (un par destinataire) à côté de sa page d'archive",
+                   "VEILLE_SMTP_URL not set: digest written as .eml (one per recipient) beside its archive page")
     return JobResult(outcome, counts, error)
 
 
@@ -175,7 +175,7 @@ def retry_deliveries(config: Config, store: Store, digest_jobs: list[JobSpec], n
         return JobResult("ok", {"pending": 0})
     if not os.environ.get("VEILLE_SMTP_URL", "").strip():
         return JobResult("skipped", {"pending": pending}, tr(
-            "VEILLE_SMTP_URL non définie : rien à réessayer (les briefs sont écrits en .eml)",
+            "VEILLE_SMTP_URL non définie : rien à réessayer (les bulletins sont écrits en .eml)",
             "VEILLE_SMTP_URL not set: nothing to retry (digests are written as .eml)"))
     sent = 0
     errors = []

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import statistics
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from nlp import score as scoring
+from nlp.themes import matched_themes, theme_patterns
 from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline, weekly_counts
 from watch.audit import SILENT_DAYS, WINDOW_DAYS, Finding, SourcesAudit, audit_sources, schedule_text, sorted_findings
 from watch.config import Audience, Config, cron_fields
@@ -34,7 +34,6 @@ WEEKS = 4                      # the trends table: the current ISO week and the 
 STANDARD_TRENDS = ("megatrend", "consumer", "communication", "technology", "demography", "economy")
 ROLES = ("direction", "marketing", "commercial", "rd", "partners")
 STALE_COLLECTION_DAYS = 2
-_MARKS = re.compile(r"[\u0300-\u036f]")
 STALE_ITEM_DAYS = 7
 # A figure with its unit: the quantitative data a theme's indicators ask for ("2 790 €", "12 %", "630 Wh").
 FIGURE = re.compile(r"\d(?:[\d.,\u00a0\u202f ]*\d)?\s?(?:%|€|\$|£|(?:k?wh|km|kg|nm|m€|md€|millions?|milliards?|"
@@ -152,7 +151,7 @@ class _Evidence:
     """Everything read once from the store and derived once, shared by the nine points."""
 
     def __init__(self, config: Config, store: Any, now: datetime, lang: str):
-        self.config, self.now, self.lang = config, now, lang
+        self.config, self.now, self.lang, self.store = config, now, lang, store
         self.items = store.published_since(now - timedelta(days=WINDOW_DAYS))
         self.provenance = store.provenance()
         self.audit: SourcesAudit = audit_sources(config, store, now=now, lang=lang, items=self.items)
@@ -167,14 +166,12 @@ class _Evidence:
         self.theme_names = {t.id: t.label for t in config.themes}
         self.competitor_names = {c.id: c.name for c in config.competitors}
         self.reason_names = {**scoring.taxonomy_names(lang), **self.theme_names, **self.competitor_names}
-        # The score's rule for a theme (a keyword found in the folded text); substring tests beat one regex
-        # alternation per theme by a third on a month of a large watch (tens of thousands of items).
-        words = {t.id: tuple(_fold(k) for ks in t.keywords.values() for k in ks if len(k) > 2) for t in config.themes}
+        # The score's rule for a theme (nlp.themes: a keyword in the title or lead, or two in the text).
+        patterns = theme_patterns(config.themes)
         for item in self.items:
             raw = " ".join(filter(None, (item["title"], item["summary"], item["text"])))
-            text = _fold(raw)
-            item["themes"] = {theme for theme, keys in words.items() if any(k in text for k in keys)}
-            item["themes"] |= item["declared_themes"] & set(words)  # a field note or a watched page says its themes
+            item["themes"] = set(matched_themes(patterns, item["title"], item["summary"], item["text"],
+                                                item["declared_themes"]))
             item["figures"] = bool(FIGURE.search(raw))
             item["label_ids"] = {label["label"] for label in item["labels"]}
             item["score"] = item["score"] or 0
@@ -197,11 +194,6 @@ class _Evidence:
         return True
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, like nlp.text.fold but in C: offsets need not stay valid here."""
-    return _MARKS.sub("", unicodedata.normalize("NFD", text.lower()))
-
-
 def _selected(audience: Audience, item: dict[str, Any]) -> bool:
     """Whether an item would interest an audience: above its minimum score and touching one of its interests
     (an audience with no interests takes everything above its score). An estimate: the digest stage decides."""
@@ -210,8 +202,10 @@ def _selected(audience: Audience, item: dict[str, Any]) -> bool:
     wanted = audience.interests
     if not (wanted.themes or wanted.labels or wanted.competitors):
         return True
-    return bool(item["themes"] & set(wanted.themes) or item["label_ids"] & set(wanted.labels)
-                or item["competitors"] & set(wanted.competitors))
+    # As digests.select.wants: in scope (a theme or a named competitor) and of a kind it wants (a label).
+    in_scope = (not (wanted.themes or wanted.competitors) or bool(item["themes"] & set(wanted.themes))
+                or bool(item["competitors"] & set(wanted.competitors)))
+    return in_scope and (not wanted.labels or bool(item["label_ids"] & set(wanted.labels)))
 
 
 def _day(moment: datetime | str | None) -> str:
@@ -797,15 +791,18 @@ def _diffusion(point: Point, ev: _Evidence) -> None:
         [say("alertes le jour même", "same-day alerts"),
          _ids(f"{a.id} ≥ {a.alerts.min_score}" for a in config.audiences if a.alerts)]], facts=True))
     if config.audiences and ev.items:
+        # The digest stage's own selection, not an estimate: the figures are those of the brief it would build now.
+        from digests.periods import period_of
+        from digests.select import current_selection
+
         rows = []
         for audience in config.audiences:
-            week = [i for i in ev.selections[audience.id] if _age_days(i["published_at"], ev.now) <= 7]
-            week.sort(key=lambda i: -i["score"])
-            rows.append([audience.id, len(audience.recipients), audience.language, min(len(week), audience.max_items),
-                         ev.link(week[0]) if week else "–"])
+            picks = current_selection(config, ev.store, audience, period_of(audience, ev.now), ev.now).picks
+            rows.append([audience.id, len(audience.recipients), audience.language, len(picks),
+                         ev.link(picks[0].row) if picks else "–"])
         point.evidence.append(Table(
-            say("Le prochain bulletin de chaque audience (articles des 7 derniers jours)",
-                "Each audience's next brief (items of the last 7 days)"),
+            say("Le prochain bulletin de chaque audience (la sélection de `veille digest send` à cet instant)",
+                "Each audience's next brief (what `veille digest send` would select now)"),
             [say("audience", "audience"), say("destinataires", "recipients"), say("langue", "language"),
              say("articles", "items"), say("en tête", "first item")], rows))
     files = [p for p in archive.rglob("*") if p.is_file()] if archive.is_dir() else []

@@ -704,8 +704,8 @@ class Store:
     def classified_since(self, since: datetime) -> list[dict[str, Any]]:
         """Classified items first seen since a date, with their labels and competitors (for scores and stories)."""
         rows = self._rows("select i.id, i.source, i.title, i.text, i.summary, i.lang, i.published_at, i.first_seen, "
-                          "i.actor, i.actor_competitor, i.credibility, i.credibility_by, i.story, i.url "
-                          "from items i where i.classified_at is not null and i.first_seen >= ? order by i.id",
+                          "i.actor, i.actor_competitor, i.credibility, i.credibility_by, i.story, i.url, "
+                          "i.themes as declared_themes from items i where i.classified_at is not null and i.first_seen >= ? order by i.id",
                           [since.isoformat()])
         ids = [r["id"] for r in rows]
         labels: dict[int, list[dict]] = {}
@@ -1000,6 +1000,18 @@ class Store:
         """Sources whose last `min_failures` fetches or more failed in a row, or that answered 410 Gone."""
         return self._rows("select id, name, status, failures, last_error, last_success_at from sources "
                           "where failures >= ? or status = 'gone' order by failures desc, id", [min_failures])
+
+    def failed_in(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Sources with a failed fetch in [since, until): how many, the first one in the window, the last error, and
+        `failing_since` (the first failure after the last success) when the source is still failing now."""
+        return self._rows(
+            "select f.source as id, count(*) as failed, min(f.started_at) as first_failed, s.status, s.last_error, "
+            "case when s.status in ('failing', 'gone') then (select min(g.started_at) from fetches g "
+            "where g.source = f.source and g.outcome in ('error', 'gone') "
+            "and g.started_at > coalesce(s.last_success_at, '')) end as failing_since "
+            "from fetches f join sources s on s.id = f.source where f.outcome in ('error', 'gone') "
+            "and f.started_at >= ? and f.started_at < ? group by f.source order by first_failed, f.source",
+            [_utc(since), _utc(until)])
 
     def source_count(self) -> int:
         return self.conn.execute("select count(*) from sources").fetchone()[0]
