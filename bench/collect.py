@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import gzip
 import html
 import json
 import math
@@ -171,7 +172,8 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def _handler(bodies: list[bytes], etags: list[str], delay: float, stats: Counter, lock: threading.Lock):
+def _handler(bodies: list[bytes], etags: list[str], delay: float, stats: Counter, lock: threading.Lock,
+             compressed: list[bytes] | None = None):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
 
@@ -219,7 +221,10 @@ def _handler(bodies: list[bytes], etags: list[str], delay: float, stats: Counter
                 self._send(304, headers=validators)
             else:
                 status = 200
-                self._send(200, body, {"Content-Type": "application/rss+xml; charset=UTF-8", **validators})
+                headers = {"Content-Type": "application/rss+xml; charset=UTF-8", **validators}
+                if compressed and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                    body, headers["Content-Encoding"] = compressed[index], "gzip"
+                self._send(200, body, headers)
             with lock:
                 stats[f"status_{status}"] += 1
                 stats[f"host_{host}"] += 1
@@ -257,13 +262,14 @@ def _bind_all(addresses: list[str], handler) -> tuple[list[_Server], list[str], 
     raise OSError("no common free port for the loopback addresses")
 
 
-def serve(addresses: list[str], feeds: int, entries: int, delay: float, conn, stop) -> None:
+def serve(addresses: list[str], feeds: int, entries: int, delay: float, conn, stop, gzipped: bool = False) -> None:
     """Child process: generate the bodies, serve them, say (port, hosts) on `conn`, run until `stop` is set."""
     try:
         bodies = [feed_body(i, entries) for i in range(feeds)]
         etags = ['"' + hashlib.sha1(body).hexdigest()[:20] + '"' for body in bodies]
         stats: Counter = Counter()
-        handler = _handler(bodies, etags, delay, stats, threading.Lock())
+        compressed = [gzip.compress(body, 6, mtime=0) for body in bodies] if gzipped else None
+        handler = _handler(bodies, etags, delay, stats, threading.Lock(), compressed)
         servers, skipped, _ = _bind_all(addresses, handler)
         if not servers:
             # Not Linux (only 127.0.0.1 is configured on lo elsewhere): one host rather than none.
@@ -410,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-sample", type=int, default=0, metavar="K",
                         help="time (b) on the first K URLs only and extrapolate to N (default 0: all N)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (config, db, logs)")
+    parser.add_argument("--gzip", action="store_true",
+                        help="serve the feeds gzip-compressed to clients that accept it (measures body decoding)")
     parser.add_argument("--child", choices=["baseline", "memory", "memory-veille"], help=argparse.SUPPRESS)
     parser.add_argument("--urls-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -445,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = mp.get_context("spawn")  # a clean process: no inherited threads or imports
     parent_conn, child_conn = ctx.Pipe()
     stop = ctx.Event()
-    server = ctx.Process(target=serve, args=(addresses, args.feeds, args.entries, args.delay, child_conn, stop),
+    server = ctx.Process(target=serve, args=(addresses, args.feeds, args.entries, args.delay, child_conn, stop, args.gzip),
                          name="veille-bench-servers", daemon=True)
     broke: list[str] = []
     steps = {key: Step(key, label) for key, label in [
@@ -476,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.release()}; Python {platform.python_version()} ({platform.python_implementation()}); "
               f"feedparser {feedparser.__version__}, httpx {httpx.__version__}")
         print(f"feeds    : {args.feeds} RSS 2.0 feeds x {args.entries} entries, {info['bytes'] / args.feeds / 1024:.1f} KiB "
-              f"each on average, every response delayed {args.delay * 1000:.0f} ms")
+              f"each on average, every response delayed {args.delay * 1000:.0f} ms"
+              + (", sent gzip-compressed (--gzip)" if args.gzip else ""))
         print(f"servers  : one ThreadingHTTPServer per host in a child process, port {port}, {len(hosts)} host(s): "
               f"{hosts[0]} .. {hosts[-1]} (round-robin)")
         for problem in info["skipped"]:

@@ -38,6 +38,10 @@ class OffsiteRedirect(IgnoreRequest):
     """A redirect that leaves the source's allowed domains (raised by spiders.middlewares)."""
 
 
+class RefusedAddress(IgnoreRequest):
+    """A request to an address the policy refuses (watch.netguard; raised by spiders.middlewares)."""
+
+
 def crawl_settings(job: CrawlJob) -> dict[str, Any]:
     """Scrapy settings of one crawl, from the configuration's `collect` section and the source."""
     collect, source = job.settings(), job.source_model()
@@ -122,6 +126,8 @@ class SourceSpider(scrapy.Spider):
             self.problem("http", request.url, f"HTTP {value.response.status}", start=start)
         elif isinstance(value, OffsiteRedirect):
             self.problem("offsite", request.url, str(value), start=start)
+        elif isinstance(value, RefusedAddress):
+            self.problem("refused_address", request.url, str(value), start=start)
         elif isinstance(value, IgnoreRequest) and "robots.txt" in str(value):
             self.problem("robots", request.url, tr("interdite par robots.txt", "disallowed by robots.txt"), start=start)
         elif "max size" in str(value) or "DOWNLOAD_MAXSIZE" in str(value):

@@ -127,6 +127,7 @@ PROBLEM_NAMES = {
     "http": ("en erreur HTTP", "with an HTTP error"),
     "too_large": ("trop grosse(s), abandonnée(s)", "too large, dropped"),
     "offsite": ("redirigée(s) hors des domaines permis", "redirected off the allowed domains"),
+    "refused_address": ("vers une adresse interne refusée", "to a refused internal address"),
     "no_text": ("sans texte d'article", "without article text"),
     "not_html": ("qui ne sont pas du HTML", "that are not HTML"),
     "timeout": ("sans réponse à temps", "not answered in time"),
@@ -197,7 +198,8 @@ def _problem_summary(problems: list[dict[str, Any]]) -> list[str]:
     lines = []
     for kind, count in counts.most_common():
         fr, en = PROBLEM_NAMES.get(kind, (kind, kind))
-        examples = [f"{p['url']} ({p['detail']})" if p.get("detail") and kind in ("http", "network", "error", "offsite", "ignored")
+        examples = [f"{p['url']} ({p['detail']})" if p.get("detail") and kind in ("http", "network", "error", "offsite", "ignored",
+                                                                               "refused_address")
                     else p["url"] for p in problems if p["kind"] == kind][:SHOWN_PER_KIND]
         more = "…" if count > SHOWN_PER_KIND else ""
         lines.append(tr(f"{count} page(s) {fr} : ", f"{count} page(s) {en}: ") + ", ".join(examples) + more)

@@ -38,6 +38,15 @@ DEPTH_PRIORITY = 1  # breadth first: the listing's first articles before the las
 DOWNLOADER_MIDDLEWARES = {
     # Above RedirectMiddleware (600): it sees a redirect before it is followed, and reports one off the site.
     "spiders.middlewares.OffsiteRedirectMiddleware": 650,
+    # Last before the download handler: every request, the redirected ones and robots.txt too, is checked there.
+    "spiders.middlewares.AddressGuardMiddleware": 990,
+}
+# Only the codings the feed reader accepts (watch.netguard); Scrapy would ask for br and zstd too. Whatever a site
+# sends, HttpCompressionMiddleware stops decoding at DOWNLOAD_MAXSIZE of decoded bytes (Scrapy >= 2.11.1).
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+    "Accept-Encoding": "gzip, deflate",
 }
 ITEM_PIPELINES = {
     "spiders.pipelines.StorePipeline": 300,

@@ -37,9 +37,10 @@ class Route:
 
 
 class FixtureServer:
-    """A threaded HTTP server on 127.0.0.1 with a route table tests fill in; it counts hits per path."""
+    """A threaded HTTP server on 127.0.0.1 (or another loopback address) with a route table tests fill in; it
+    counts hits per path."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._stop = threading.Event()
@@ -93,10 +94,10 @@ class FixtureServer:
                 if body and status != 304:
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def add(self, path: str, body: bytes | str = b"", **options: object) -> str:

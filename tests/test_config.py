@@ -137,3 +137,49 @@ def test_starter_configuration_is_valid(tmp_path):
 
     config = load_config(write_starter(tmp_path))
     assert config.sources and config.audiences and config.themes
+
+
+# -- hostile files (issue 15, item 3) -------------------------------------------------------------------------
+
+# About 700 bytes: nine levels of nine aliases, 9**9 (387 million) values once expanded.
+ALIAS_BOMB = "company: {name: X}\n" + "a: &a [" + ", ".join(['"lol"'] * 9) + "]\n" + "".join(
+    f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 9) + "]\n" for previous, level in zip("abcdefgh", "bcdefghi"))
+
+
+def test_alias_bomb_is_refused_quickly_with_its_line(tmp_path):
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(ALIAS_BOMB, encoding="utf-8")
+    limit = 1_500_000_000  # the issue's probe reached 5.9 GB: a bounded child, so that a regression cannot hurt
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    started = time.monotonic()
+    done = subprocess.run([str(Path(sys.executable).parent / "veille"), "--config", str(path), "sources", "check"],
+                          capture_output=True, text=True, timeout=60, preexec_fn=bounded)
+    assert time.monotonic() - started < 10
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"{path}:7: les alias YAML (*nom) d'ici se développent en plus de 100000 valeurs" in done.stderr, done.stderr
+
+
+def test_anchors_used_as_templates_still_work_and_self_reference_is_refused():
+    config = parse_config("company: {name: X}\nthemes:\n  - {id: t1, label: T, priority: 1, keywords: &k {fr: [vélo]}}\n"
+                          "  - {id: t2, label: U, priority: 1, keywords: *k}\n")
+    assert [t.keywords for t in config.themes] == [{"fr": ["vélo"]}] * 2
+    with pytest.raises(ConfigError) as caught:
+        parse_config("company: &c {name: X, again: *c}\n")
+    assert "sources.yaml:1: alias YAML qui se contient lui-même" in str(caught.value.problems[0])
+
+
+def test_a_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("company: {name: X}\n" + "# remplissage\n" * 300_000, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value.problems[0])
+    assert str(path) in message and "fichier trop gros (4200019 octets, plus de 4000000)" in message, message

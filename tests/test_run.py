@@ -192,6 +192,25 @@ def test_reload_with_a_bad_configuration_keeps_the_old_jobs_and_a_fixed_file_app
     assert run.stop() == 0
 
 
+def test_reload_refuses_an_alias_bomb_quickly_and_keeps_the_old_jobs(server, tmp_path, runs):
+    from tests.test_config import ALIAS_BOMB
+
+    server.add("/a.xml", rss(rss_item(1)))
+    config = write_config(tmp_path, [{"id": "a", "url": server.url("/a.xml"), "schedule": {"every": "1s"}}], FAST)
+    good = config.read_text(encoding="utf-8")
+    run = runs(config)
+    run.wait_for(job="collect:a", outcome="ok")
+
+    config.write_text(good + ALIAS_BOMB.split("\n", 1)[1], encoding="utf-8")  # saved: the file watch reloads it
+    refused = run.wait_for(event="reload-refused", timeout=15)[0]
+    assert refused["problems"] == "1"
+    problem = run.wait_for(event="config-problem")[0]["problem"]
+    assert "sources.yaml:" in problem and "bombe d'alias" in problem, problem
+    seen = len(run.lines(job="collect:a"))
+    run.wait_for(seen + 1, job="collect:a")  # the old schedule goes on
+    assert run.stop() == 0
+
+
 def seed_runs(database: Path, **last_success: float) -> None:
     """Job rows as a previous scheduler left them: each job's last success, `hours` ago."""
     from datetime import timedelta

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from watch.errors import ConfigError, Problem, UsageError
 from watch.i18n import tr
+from watch.yamlguard import MAX_ALIAS_EXPANSION, MAX_CONFIG_BYTES, expansion_problem
 
 DEFAULT_CONFIG = "sources.yaml"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -68,6 +69,8 @@ class CollectSettings(Model):
     connect_timeout: float = Field(10.0, gt=0, le=120)
     max_bytes: int = Field(5_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0, le=20)
+    # true: fetches may reach any private address, not only a source's own host (watch.netguard); never metadata.
+    allow_private: bool = False
     user_agent: str = "veille/0.1 (market-watch feed reader; +https://pypi.org/project/veille/)"
     # Crawls (kind: spider, full text of feeds): each runs in a child process (Scrapy's reactor cannot restart).
     crawl_delay: float = Field(1.0, ge=0, le=60)         # seconds between two requests to one site (AutoThrottle start)
@@ -558,6 +561,11 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     """Read and validate a configuration file; raise ConfigError listing every problem."""
     file = config_path(path)
     try:
+        if (size := file.stat().st_size) > MAX_CONFIG_BYTES:
+            raise ConfigError([Problem(str(file), None, "", tr(
+                f"fichier trop gros ({size} octets, plus de {MAX_CONFIG_BYTES}) : une configuration de veille est bien plus petite",
+                f"file too large ({size} bytes, over {MAX_CONFIG_BYTES}): a watch configuration is far smaller"),
+                tr("vérifier que c'est le bon fichier", "check that it is the right file"))])
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(str(file), None, "", tr(
@@ -609,6 +617,15 @@ def _read_yaml(text: str, filename: str, problems: list[Problem]) -> tuple[Any, 
         if node is None:
             problems.append(Problem(filename, 1, "", tr("le fichier est vide", "the file is empty"),
                                     tr("`veille init` écrit un exemple commenté", "`veille init` writes a commented example")))
+            return None, lines
+        if (bomb := expansion_problem(node)) is not None:
+            line, values = bomb
+            problems.append(Problem(filename, line, "", tr(
+                "alias YAML qui se contient lui-même" if values < 0 else
+                f"les alias YAML (*nom) d'ici se développent en plus de {MAX_ALIAS_EXPANSION} valeurs (bombe d'alias ?)",
+                "YAML alias inside its own anchor" if values < 0 else
+                f"the YAML aliases (*name) here expand to over {MAX_ALIAS_EXPANSION} values (an alias bomb?)"),
+                tr("écrire les valeurs, ou réutiliser moins d'ancres (&nom)", "write the values out, or reuse fewer anchors (&name)")))
             return None, lines
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:

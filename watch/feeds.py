@@ -1,7 +1,8 @@
 """The feed reader: RSS, Atom and JSON Feed sources fetched concurrently and ingested into the store.
 
 feedparser has no timeout of its own, so bodies are fetched with httpx (timeouts, size cap, redirects, gzip,
-conditional GET) and only then handed to `feedparser.parse(bytes)` in a worker thread, off the event loop.
+conditional GET) and only then handed to `feedparser.parse(bytes)` in a worker thread, off the event loop. Which
+addresses a fetch may reach and how far a body may inflate is `watch.netguard`'s rule, on every HTTP path.
 Problems in the data are recorded on the source, never raised: one bad source never stops the others.
 """
 
@@ -34,6 +35,8 @@ from watch.errors import SourceError
 from watch.i18n import tr
 from watch.lifeline import end_with
 from watch.models import BACKOFF_CAP_S, Entry, FetchOutcome, backoff_seconds, clean_entry, utcnow  # noqa: F401 (re-exported)
+from watch.netguard import (ACCEPT_ENCODING, AddressPolicy, AddressRefused, BodyRefused, client_options, drain, open_stream,
+                            read_body)
 from watch.store import Store
 
 log = logging.getLogger(__name__)
@@ -140,8 +143,8 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
         # One small connection pool per host: httpcore scans every connection of a pool for each request,
         # which made one shared pool of 64 connections the main cost of a 500-feed run (profiled).
         key = urlsplit(url).netloc.lower()
-        if key not in hosts:
-            hosts[key] = (http_client(settings, tls), asyncio.Semaphore(settings.per_host))
+        if key not in hosts:  # the first URL of a host is a configured one (or given on the command line)
+            hosts[key] = (http_client(settings, tls, home=url), asyncio.Semaphore(settings.per_host))
         return hosts[key]
 
     # The store's connection is used from one thread only. Parsing is pure Python (feedparser): threads would
@@ -164,14 +167,16 @@ async def _read_all(targets: list[FeedTarget], store: Store, settings: CollectSe
             parser.shutdown()
 
 
-def http_client(settings: CollectSettings, tls: ssl.SSLContext | None = None, accept: str = ACCEPT) -> httpx.AsyncClient:
-    """A client with the collection's timeouts, redirect limit, User-Agent and per-host connection limit."""
+def http_client(settings: CollectSettings, tls: ssl.SSLContext | None = None, accept: str = ACCEPT,
+                home: str | list[str] = ()) -> httpx.AsyncClient:
+    """A client with the collection's timeouts, User-Agent and per-host connection limit, reaching only the
+    addresses the policy allows for sources at `home` (redirects are followed by `download`, within the limit)."""
+    limits = httpx.Limits(max_connections=settings.per_host, max_keepalive_connections=settings.per_host)
+    policy = AddressPolicy(home, settings.allow_private)
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        limits=httpx.Limits(max_connections=settings.per_host, max_keepalive_connections=settings.per_host),
-        follow_redirects=True, max_redirects=settings.max_redirects,
-        verify=tls or ssl.create_default_context(cafile=certifi.where()),
-        headers={"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"})
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout), limits=limits,
+        **client_options(policy, limits, tls or ssl.create_default_context(cafile=certifi.where())),
+        headers={"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING})
 
 
 def skip_reason(source_id: str, state: dict, now: datetime, force: bool) -> str:
@@ -240,6 +245,8 @@ async def download(client: httpx.AsyncClient, target: FeedTarget, state: dict, s
     except asyncio.TimeoutError:
         message = tr(f"pas de réponse complète en {settings.timeout * 3:.0f} s",
                      f"no complete answer within {settings.timeout * 3:.0f} s")
+    except (AddressRefused, BodyRefused) as exc:
+        message = str(exc)
     except httpx.TooManyRedirects:
         message = tr(f"trop de redirections (plus de {settings.max_redirects}, boucle ?)",
                      f"too many redirects (over {settings.max_redirects}, a loop?)")
@@ -259,13 +266,12 @@ async def download(client: httpx.AsyncClient, target: FeedTarget, state: dict, s
 
 async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: CollectSettings,
                   outcome: FetchOutcome) -> bytes | None:
-    async with client.stream("GET", url, headers=headers) as response:
+    async with open_stream(client, url, headers, settings.max_redirects) as response:
         outcome.http_status = response.status_code
         outcome.content_type = response.headers.get("content-type", "")
         outcome.final_url = str(response.url)
         if response.status_code >= 300:
-            # Reading the (empty or short) body lets httpx keep the connection for the next request.
-            await _drain(response, settings.max_bytes)
+            await drain(response)
         if response.status_code == 304:
             outcome.outcome = "not_modified"
             return None
@@ -286,24 +292,11 @@ async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: 
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_bytes:
             return _too_big(outcome, settings)
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > settings.max_bytes:
-                return _too_big(outcome, settings)
-            chunks.append(chunk)
-        outcome.bytes = size
+        body = await read_body(response, settings.max_bytes)
+        outcome.bytes = len(body)
         outcome.etag = response.headers.get("etag")
         outcome.last_modified = response.headers.get("last-modified")
-        return b"".join(chunks)
-
-
-async def _drain(response: httpx.Response, limit: int) -> None:
-    read = 0
-    async for chunk in response.aiter_bytes():
-        read += len(chunk)
-        if read > min(limit, 65536):
-            break
+        return body
 
 
 def _too_big(outcome: FetchOutcome, settings: CollectSettings) -> None:
@@ -505,11 +498,13 @@ class _FeedLinks(HTMLParser):
 
 def discover_feed(url: str, settings: CollectSettings) -> tuple[str, ParsedFeed]:
     """The feed behind `url`: the URL itself if it is a feed, else the page's advertised feed, else a usual path."""
+    return asyncio.run(_discover(url, settings))
+
+
+async def _discover(url: str, settings: CollectSettings) -> tuple[str, ParsedFeed]:
     tried: list[str] = []
-    with httpx.Client(timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-                      follow_redirects=True, max_redirects=settings.max_redirects,
-                      headers={"User-Agent": settings.user_agent, "Accept": ACCEPT}) as client:
-        body, content_type, final = _get(client, url, settings)
+    async with http_client(settings, home=url) as client:
+        body, content_type, final = await _get(client, url, settings)
         parsed = parse_feed(body, content_type, final)
         if not parsed.error:
             return final, parsed
@@ -523,7 +518,7 @@ def discover_feed(url: str, settings: CollectSettings) -> tuple[str, ParsedFeed]
         for candidate in dict.fromkeys(candidates):
             tried.append(candidate)
             try:
-                body, content_type, found = _get(client, candidate, settings)
+                body, content_type, found = await _get(client, candidate, settings)
             except SourceError:
                 continue
             parsed = parse_feed(body, content_type, found)
@@ -533,17 +528,14 @@ def discover_feed(url: str, settings: CollectSettings) -> tuple[str, ParsedFeed]
                          f"no feed found for {url} (tried: {', '.join(tried[:6])}…)"))
 
 
-def _get(client: httpx.Client, url: str, settings: CollectSettings) -> tuple[bytes, str, str]:
+async def _get(client: httpx.AsyncClient, url: str, settings: CollectSettings) -> tuple[bytes, str, str]:
     try:
-        with client.stream("GET", url) as response:
+        async with open_stream(client, url, {}, settings.max_redirects) as response:
             if response.status_code >= 400:
                 raise SourceError(f"{url}: HTTP {response.status_code}")
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > settings.max_bytes:
-                    raise SourceError(tr(f"{url} : réponse trop grosse", f"{url}: response too large"))
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("content-type", ""), str(response.url)
+            body = await read_body(response, settings.max_bytes)
+            return body, response.headers.get("content-type", ""), str(response.url)
+    except (AddressRefused, BodyRefused) as exc:
+        raise SourceError(f"{url}: {exc}") from None
     except httpx.HTTPError as exc:
         raise SourceError(f"{url}: {exc.__class__.__name__}: {exc}") from None

@@ -25,12 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from watch.feeds import FeedTarget, backoff_seconds, download, http_client, skip_reason
 from watch.i18n import tr
 from watch.models import PRICE_CHANGE, Entry, FetchOutcome, clean_entry, plain_text, utcnow
 
 if TYPE_CHECKING:
+    import httpx
     from lxml.html import HtmlElement
 
     from watch.config import CollectSettings, PageOptions, Source
@@ -127,6 +129,7 @@ async def _watch_all(sources: list[Source], store: Store, settings: CollectSetti
             started = time.perf_counter()
             async with slots:
                 target = FeedTarget(source.id, source.url or "", "page_change", source.language)
+                client = clients[urlsplit(target.url).netloc.lower()]
                 body = await download(client, target, state, settings, outcome)
             if body is not None:
                 # The store's connection belongs to this thread: pages are small and few, so they are
@@ -148,8 +151,15 @@ async def _watch_all(sources: list[Source], store: Store, settings: CollectSetti
             progress(outcome)
         return outcome
 
-    async with http_client(settings, accept=HTML_ACCEPT) as client:
+    # One client per host, as for feeds: a client's address policy allows its own source's host (watch.netguard).
+    clients: dict[str, httpx.AsyncClient] = {}
+    for source in sources:
+        clients.setdefault(urlsplit(source.url or "").netloc.lower(), http_client(settings, accept=HTML_ACCEPT,
+                                                                                  home=source.url or ""))
+    try:
         return list(await asyncio.gather(*(one(s) for s in sources)))
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients.values()))
 
 
 def check_page(source: Source, body: bytes, outcome: FetchOutcome, store: Store) -> None:
