@@ -282,7 +282,13 @@ class RuleMatcher:
 
 
 def _negated(doc: Doc, start: int, sentence_start: int, sentence_end: int) -> bool:
-    before = [t.norm_ for t in doc[max(sentence_start, start - NEGATION_WINDOW):start]]
+    # A negation reaches no further than the clause: "« Lyon sans voiture » : Veloce lance sa campagne" launches.
+    first = max(sentence_start, start - NEGATION_WINDOW)
+    for i in range(start - 1, first - 1, -1):
+        if doc[i].is_punct:
+            first = i + 1
+            break
+    before = [t.norm_ for t in doc[first:start]]
     if any(n in NEG_ALONE for n in before):
         return True
     # "n'a pas été dévoilé": both words before; "ne dévoile pas": the second one just after the verb.
@@ -348,6 +354,7 @@ def build_pipeline(lang: str, competitors: list[dict], flags: dict[str, str] | N
 
 GAP = ("…", "...")  # a gap of up to GAP_WORDS words between two slots of a pattern
 GAP_WORDS = 3
+NUMBER = "#"  # a slot for any number ("# €": a price as written, "399,90 €", not "3 milliards d'euros")
 
 
 def _load_rules(nlp: Language, rules: RuleMatcher, lang: str) -> None:
@@ -379,7 +386,7 @@ def _slots(phrase: str) -> list[str]:
 
 
 def _choices(phrase: str) -> list[str]:
-    return [choice for slot in _slots(phrase) if slot not in GAP for choice in slot.split("|")]
+    return [choice for slot in _slots(phrase) if slot not in GAP and slot != NUMBER for choice in slot.split("|")]
 
 
 def compile_pattern(phrase: str, norms: dict[str, list[set[str]]]) -> list[list[dict]]:
@@ -393,6 +400,9 @@ def compile_pattern(phrase: str, norms: dict[str, list[set[str]]]) -> list[list[
         if slot in GAP:
             patterns = [p + [{"OP": "?"}] * GAP_WORDS for p in patterns]
             continue
+        if slot == NUMBER:
+            patterns = [p + [{"LIKE_NUM": True}] for p in patterns]
+            continue
         single = sorted(set().union(*(norms[c][0] for c in slot.split("|") if len(norms[c]) == 1)))
         multi = [norms[c] for c in slot.split("|") if len(norms[c]) > 1]
         options = ([[{"NORM": {"IN": single}}]] if single else []) + [[{"NORM": {"IN": sorted(n)}} for n in m]
@@ -403,8 +413,8 @@ def compile_pattern(phrase: str, norms: dict[str, list[set[str]]]) -> list[list[
 
 
 def _strip_gaps(pattern: list[dict]) -> list[dict]:
-    while pattern and "NORM" not in pattern[0]:
+    while pattern and "OP" in pattern[0]:
         pattern = pattern[1:]
-    while pattern and "NORM" not in pattern[-1]:
+    while pattern and "OP" in pattern[-1]:
         pattern = pattern[:-1]
     return pattern

@@ -110,6 +110,7 @@ THRESHOLD = 0.5  # a label is kept when its combined score reaches this
 DEFAULT_CUT = 0.12  # model probability treated as even odds when a model ships no cuts.json (older models)
 CUT_GRID = [round(0.04 + 0.01 * i, 2) for i in range(37)]  # 0.04 .. 0.40
 FOLDS = 5
+EPOCHS = 8  # training passes of the shipped model (nlp/model), so that `veille nlp train` remakes it
 # A bag-of-words model says ~0.5 for words it never saw, so a bare name or a four-word headline would get many
 # labels: its evidence is scaled down below this many words (a feed's title-only entry relies more on the rules).
 FULL_EVIDENCE_WORDS = 8
@@ -282,7 +283,7 @@ def choose_cuts(examples: Sequence[Example_], prepared: Sequence[Prepared], titl
     return cuts
 
 
-def train(examples: Sequence[Example_], out_dir: Path, pipelines: Pipelines, *, epochs: int = 12,
+def train(examples: Sequence[Example_], out_dir: Path, pipelines: Pipelines, *, epochs: int = EPOCHS,
           seed: int = 0, folds: int = FOLDS) -> Model:
     """Train the bag-of-words model on `examples`, choose its per-label cuts by cross-validation, save both."""
     prepared = prepare(examples, pipelines)

@@ -110,7 +110,7 @@ def test_evaluation_figures_on_a_known_set(classifier):
     report = evaluate(examples, classifier)
     row = next(r for r in report.rows if r["label"] == "acquisition")
     assert row["support"] == 1 and row["recall"] == 1.0
-    assert report.floors == {"micro_f1": 0.75, "macro_f1": 0.78}
+    assert report.floors == {"micro_f1": 0.77, "macro_f1": 0.79}
 
 
 def run(*args, input=None):

@@ -237,10 +237,11 @@ def nlp_cluster(obj, source: str) -> None:
 
 
 @nlp.command("train")
-@click.option("--epochs", type=click.IntRange(1, 100), default=12, show_default=True,
-              help=tr("Passes d'entraînement sur les exemples.", "Training passes over the examples."))
+@click.option("--epochs", type=click.IntRange(1, 100), default=None,
+              help=tr("Passes d'entraînement sur les exemples (par défaut 8, celles du modèle livré).",
+                      "Training passes over the examples (default 8, those of the shipped model)."))
 @click.pass_obj
-def nlp_train(obj, epochs: int) -> None:
+def nlp_train(obj, epochs: int | None) -> None:
     """Réentraîner le modèle / retrain the model from nlp/train plus analysts' corrections.
 
     The new model is written under the data folder (next to the database) and used from then on.
@@ -249,7 +250,7 @@ def nlp_train(obj, epochs: int) -> None:
     Exemple / example:
       veille nlp train
     """
-    from nlp.textcat import TRAIN_DIR, Example_, load_examples, train
+    from nlp.textcat import EPOCHS, TRAIN_DIR, Example_, load_examples, train
     from watch.cli import handle_errors
 
     @handle_errors
@@ -262,7 +263,7 @@ def nlp_train(obj, epochs: int) -> None:
         from nlp.pipeline import Pipelines, competitors_of
 
         config = _optional_config(obj.config_path)
-        train(examples + corrected, out, Pipelines(competitors_of(config)), epochs=epochs)
+        train(examples + corrected, out, Pipelines(competitors_of(config)), epochs=epochs or EPOCHS)
         click.echo(tr(f"Modèle entraîné sur {len(examples)} exemples + {len(corrected)} corrections : {out}",
                       f"Model trained on {len(examples)} examples + {len(corrected)} corrections: {out}"))
 
