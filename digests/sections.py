@@ -25,6 +25,7 @@ TITLES: dict[str, dict[str, str]] = {
     "field": {"fr": "Remontées du terrain", "en": "Field notes"},
     "technology": {"fr": "Technologie", "en": "Technology"},
     "offer": {"fr": "Innovation de l'offre", "en": "Offer innovation"},
+    "market-offer": {"fr": "L'offre du marché", "en": "What the market offers"},
     "regulation": {"fr": "Réglementation", "en": "Regulation"},
     "selection": {"fr": "Sélection", "en": "Selection"},
     "other": {"fr": "À signaler aussi", "en": "Also worth noting"},
@@ -49,6 +50,7 @@ ROLE_SECTIONS: dict[str, tuple[Section, ...]] = {
         _s("consumer", labels=["consumer"]),
         _s("campaigns-prices", labels=["campaign", "pricing"], competitor_moves=True),
         _s("communication", labels=["communication", "campaign"]),
+        _s("market-offer", labels=["offer", "launch"]),
         _s("other"),
     ),
     "commercial": (
