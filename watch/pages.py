@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from watch.feeds import FeedTarget, backoff_seconds, download, http_client, skip_reason
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import PRICE_CHANGE, Entry, FetchOutcome, clean_entry, plain_text, utcnow
 
 if TYPE_CHECKING:
@@ -139,8 +139,7 @@ async def _watch_all(sources: list[Source], store: Store, settings: CollectSetti
                 except Exception as exc:  # one unreadable page must not stop the collection of the others
                     log.exception("page %s", source.id)
                     outcome.outcome = "error"
-                    outcome.error = tr(f"page illisible : {exc.__class__.__name__}: {exc}",
-                                       f"unreadable page: {exc.__class__.__name__}: {exc}")
+                    outcome.error = tx("unreadable page: {name}: {exc}", name=exc.__class__.__name__, exc=exc)
             elif outcome.outcome == "not_modified" and (last := store.last_snapshot(source.id)) is not None:
                 store.touch_snapshot(last["id"], outcome.started_at)  # seen again, unchanged: not old
             outcome.duration_ms = int((time.perf_counter() - started) * 1000)
@@ -170,8 +169,7 @@ def check_page(source: Source, body: bytes, outcome: FetchOutcome, store: Store)
     except RegionError as exc:
         outcome.outcome, outcome.error = "error", str(exc)
         if exc.configuration:
-            outcome.error = tr(f"problème de configuration de la source {source.id} dans sources.yaml : {exc}",
-                               f"configuration problem of source {source.id} in sources.yaml: {exc}")
+            outcome.error = tx("configuration problem of source {id} in sources.yaml: {exc}", id=source.id, exc=exc)
         return
     outcome.entries = 1
     text = "\n".join(lines)
@@ -189,11 +187,9 @@ def check_page(source: Source, body: bytes, outcome: FetchOutcome, store: Store)
         counts = store.ingest(source.id, [entry], "page_change", outcome.started_at, source.language)
         outcome.new, outcome.updated = counts.new, counts.updated
     elif last is not None:
-        outcome.warning = tr("options de page modifiées : nouvelle version de référence, sans changement signalé",
-                             "page options changed: new baseline, no change reported")
+        outcome.warning = tx("page options changed: new baseline, no change reported")
     if not lines:
-        outcome.warning = "; ".join(filter(None, [outcome.warning, tr(
-            "la zone surveillée est vide", "the watched region is empty")]))
+        outcome.warning = "; ".join(filter(None, [outcome.warning, tx("the watched region is empty")]))
     store.save_snapshot(source.id, outcome.final_url or source.url or "", outcome.started_at, fingerprint, digest,
                         text, len(lines), canonical)
     store.prune_snapshots(outcome.started_at - timedelta(days=options.retention_days), options.keep_last, source.id)
@@ -218,17 +214,13 @@ def region_lines(body: bytes, content_type: str, selector: str | None) -> list[s
     if mime == "text/plain" and not selector:
         return text.splitlines()
     if mime and not (mime in ("text/html", "application/xhtml+xml", "application/xml", "text/xml")):
-        raise RegionError(tr(f"pas une page web ({mime}) : seules les pages HTML sont surveillées",
-                             f"not a web page ({mime}): only HTML pages are watched"))
+        raise RegionError(tx("not a web page ({mime}): only HTML pages are watched", mime=mime))
     document = Selector(text=text, type="html")
     if selector:
         matches = document.xpath(selector) if selector.strip().startswith(("/", "(")) else document.css(selector)
         if not matches:
-            raise RegionError(tr(
-                f"page.selector {selector!r} ne correspond à rien sur la page ; corriger le sélecteur "
-                "(la page a peut-être changé de structure)",
-                f"page.selector {selector!r} matches nothing on the page; fix the selector "
-                "(the page's layout may have changed)"), configuration=True)
+            raise RegionError(tx("page.selector {selector!r} matches nothing on the page; fix the selector (the "
+                                "page's layout may have changed)", selector=selector), configuration=True)
         return [line for match in matches for line in _lines_of(match.root, skip=_SKIPPED)]
     for main in ("main", "[role=main]"):
         found = document.css(main)
