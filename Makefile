@@ -27,7 +27,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/collect.py
 
 # Regenerate the catalogue's template from the code and merge it into each language (see README, "Translations").
-KEYWORDS := -k tx -k tx_in:2 -k tx_n:1,2 -k tx_n_in:2,3 -k tx_p:1c,2 -k tx_p_in:2c,3 -k say
+KEYWORDS := -k tx -k tx_in:2 -k tx_n:1,2 -k tx_n_in:2,3 -k tx_p:1c,2 -k tx_p_in:2c,3 -k NC_:1c,2 -k say
 catalogue: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --add-location=file --sort-output -w 118 \
 		--project=veille -o watch/locale/messages.pot .

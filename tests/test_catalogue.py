@@ -22,8 +22,8 @@ LOCALE = ROOT / "watch" / "locale"
 PACKAGES = ("watch", "digests", "nlp", "spiders")
 # The keywords of the Makefile's `catalogue` target, in the form Babel's extractor takes.
 KEYWORDS = {"tx": None, "tx_in": (2,), "tx_n": (1, 2), "tx_n_in": (2, 3), "tx_p": ((1, "c"), 2),
-            "tx_p_in": ((2, "c"), 3), "N_": None, "say": None, "_": None}
-CALLS = {"tx": 0, "tx_in": 1, "tx_n": 0, "tx_n_in": 1, "tx_p": 1, "tx_p_in": 2, "N_": 0}
+            "tx_p_in": ((2, "c"), 3), "NC_": ((1, "c"), 2), "N_": None, "say": None, "_": None}
+CALLS = {"tx": 0, "tx_in": 1, "tx_n": 0, "tx_n_in": 1, "tx_p": 1, "tx_p_in": 2, "NC_": 1, "N_": 0}
 
 
 def _method_map() -> list[tuple[str, str]]:
@@ -118,7 +118,7 @@ def test_every_text_handed_to_the_catalogue_is_extractable(extracted):
             if len(node.args) <= index or not isinstance(node.args[index], ast.Constant):
                 continue  # a msgid held in a variable (marked with N_ where it is written)
             context = None
-            if node.func.id in ("tx_p", "tx_p_in"):
+            if node.func.id in ("tx_p", "tx_p_in", "NC_"):
                 context = node.args[index - 1].value
             if (context, node.args[index].value) not in extracted:
                 hidden.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.args[index].value!r}")

@@ -90,3 +90,8 @@ def tx_p(context: str, message: str, /, **values) -> str:
     """Like `t`, with a msgctxt (see `tx_p_in`)."""
     return tx_p_in(user_language(), context, message, **values)
 
+
+
+def NC_(context: str, message: str) -> str:  # noqa: N802 - the gettext family's marker names
+    """Like `N_`, for a text with a msgctxt (`tx_p_in(lang, context, message)` where it is shown)."""
+    return message

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from watch.feeds import FeedTarget, backoff_seconds, download, http_client, skip_reason
-from watch.i18n import tx
+from watch.i18n import tx, tx_in, tx_n_in, tx_p_in
 from watch.models import PRICE_CHANGE, Entry, FetchOutcome, clean_entry, plain_text, utcnow
 
 if TYPE_CHECKING:
@@ -371,23 +371,23 @@ def _variation(before: str, after: str, lang: str) -> str:
 def change_entry(source: Source, change: PageChange, url: str, canonical: str, when: datetime) -> Entry:
     """The page_change item, written in the source's language: a one-line summary, the diff as lines of text
     (one per line, readable in `veille items` and e-mails) and as sanitised HTML."""
-    fr = source.language == "fr"
+    lang = source.language
     prices = [line + _variation(before, after, source.language) for line, before, after in change.prices]
-    sections = [("Prix modifiés" if fr else "Prices changed", prices),
-                ("Lignes ajoutées" if fr else "Lines added", ["+ " + line for line in change.added]),
-                ("Lignes retirées" if fr else "Lines removed", ["− " + line for line in change.removed])]
+    sections = [(tx_in(lang, "Prices changed"), prices),
+                (tx_in(lang, "Lines added"), ["+ " + line for line in change.added]),
+                (tx_in(lang, "Lines removed"), ["− " + line for line in change.removed])]
     fragments, text_lines = [], []
     for heading, lines in sections:
         if not lines:
             continue
         shown = lines[:SECTION_LINES]
         if len(lines) > len(shown):
-            shown.append(("… et {} autres" if fr else "… and {} more").format(len(lines) - len(shown)))
+            shown.append(tx_p_in(lang, "page change", "… and {more} more", more=len(lines) - len(shown)))
         fragments.append(f"<h3>{heading}</h3><ul>" + "".join(f"<li>{html.escape(l)}</li>" for l in shown) + "</ul>")
-        text_lines += [f"{heading} :" if fr else f"{heading}:", *(f"  {plain_text(l)}" for l in shown)]
-    summary = _summary(change, fr)
+        text_lines += [tx_in(lang, "{heading}:", heading=heading), *(f"  {plain_text(l)}" for l in shown)]
+    summary = _summary(change, lang)
     headline = prices[0] if prices else (change.added or change.removed or [""])[0]
-    title = f"{source.name} : {'page modifiée' if fr else 'page changed'}" + (f" — {headline}" if headline else "")
+    title = tx_in(lang, "{name} : page changed", name=source.name) + (f" — {headline}" if headline else "")
     if len(title) > 160:
         title = title[:159] + "…"
     entry = clean_entry(Entry(url=url, title=title, text="".join(fragments) or f"<p>{summary}</p>", lang=source.language,
@@ -406,27 +406,30 @@ def _price_moved(change: PageChange) -> bool:
     return False
 
 
-def _summary(change: PageChange, fr: bool) -> str:
+def _summary(change: PageChange, lang: str) -> str:
     """"Nouveaux tarifs : 1 hausse de prix, 1 baisse de prix. 1 ligne ajoutée." — in the words analysts (and the
     NLP stage's pricing lexicon) use for a price move."""
     moves = {"up": 0, "down": 0, "other": 0}
     for _, before, after in change.prices:
         old, new = (_amount(before), _amount(after)) if "/" not in before + after else (None, None)
         moves["other" if old is None or new is None or old == new else "up" if new > old else "down"] += 1
-    words = {"up": ("hausse de prix", "hausses de prix", "price increase", "price increases"),
-             "down": ("baisse de prix", "baisses de prix", "price cut", "price cuts"),
-             "other": ("prix modifié", "prix modifiés", "price changed", "prices changed"),
-             "added": ("ligne ajoutée", "lignes ajoutées", "line added", "lines added"),
-             "removed": ("ligne retirée", "lignes retirées", "line removed", "lines removed")}
 
     def counted(kind: str, n: int) -> str:
-        return f"{n} {words[kind][(0 if fr else 2) + (n > 1)]}"
+        if kind == "up":
+            return tx_n_in(lang, "{n} price increase", "{n} price increases", n)
+        if kind == "down":
+            return tx_n_in(lang, "{n} price cut", "{n} price cuts", n)
+        if kind == "other":
+            return tx_n_in(lang, "{n} price changed", "{n} prices changed", n)
+        if kind == "added":
+            return tx_n_in(lang, "{n} line added", "{n} lines added", n)
+        return tx_n_in(lang, "{n} line removed", "{n} lines removed", n)
 
     prices = ", ".join(counted(kind, n) for kind, n in moves.items() if n)
     lines = ", ".join(counted(kind, len(getattr(change, kind))) for kind in ("added", "removed") if getattr(change, kind))
     parts = []
     if prices:
-        parts.append(("Nouveaux tarifs : " if fr else "New pricing: ") + prices + ".")
+        parts.append(tx_in(lang, "New pricing: {prices}.", prices=prices))
     if lines:
         parts.append(lines[0].upper() + lines[1:] + "." if not prices else lines + ".")
-    return " ".join(parts) or ("Lignes réordonnées." if fr else "Lines reordered.")
+    return " ".join(parts) or tx_in(lang, "Lines reordered.")
