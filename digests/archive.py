@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from digests.render import PALETTE, TEXTS, environment
+from digests.render import PALETTE, environment, texts
 from watch.config import Config
 
 FEED_ENTRIES = 30
@@ -79,7 +79,7 @@ def rebuild_indexes(config: Config, store: Any, audience_id: str) -> None:
     digests = store.digests_list(audience_id)
     folder = audience_dir(config, audience_id)
     base = config.delivery.archive_url.rstrip("/") + f"/{audience_id}/" if config.delivery.archive_url else ""
-    context = {"lang": lang, "t": TEXTS[lang], "c": PALETTE["light"], "dark": PALETTE["dark"],
+    context = {"lang": lang, "t": texts(lang), "c": PALETTE["light"], "dark": PALETTE["dark"],
                "company": config.company.name, "audience": (audience.name if audience and audience.name else audience_id),
                "digests": digests, "base": base, "audience_id": audience_id}
     env = environment()

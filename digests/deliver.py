@@ -28,7 +28,7 @@ from digests.message import build_message, new_message_id
 from digests.smtp import Blocked, Mailer, Permanent, Transient, Uncertain
 from watch.config import Config
 from watch.errors import DeliveryError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import utcnow
 from watch.store import CLAIM_MINUTES
 
@@ -84,8 +84,7 @@ def deliver_pending(config: Config, store: Any, audience_id: str, kind: str, mai
         try:
             message = build_message(digest_of(delivery), config.delivery, [recipient], message_id, utcnow())
         except DeliveryError as exc:  # our configuration's fault, not the recipient's: pending until it is fixed
-            error = tr(f"{exc} ; l'envoi reste en attente : corriger sources.yaml (veille sources check)",
-                       f"{exc}; the delivery stays pending: fix sources.yaml (veille sources check)")
+            error = tx("{exc}; the delivery stays pending: fix sources.yaml (veille sources check)", exc=exc)
             store.record_delivery(delivery["id"], "pending", error=error, attempted=False)
             outcome.errors.append(error)
             continue
@@ -121,12 +120,9 @@ def held_message(delivery: dict[str, Any]) -> str:
     when = until.strftime("%Y-%m-%d %H:%M %Z")
     recipient = delivery["recipient"]
     if delivery["status"] == "uncertain":
-        return tr(f"{recipient} : envoi incertain (le serveur a peut-être reçu le message sans avoir pu le "
-                  f"confirmer), retenu jusqu'à {when}, puis renvoyé avec le même Message-ID",
-                  f"{recipient}: delivery uncertain (the server may have received the message without confirming "
-                  f"it), held until {when}, then sent again with the same Message-ID")
-    return tr(f"{recipient} : en cours d'envoi par un autre processus (ou par un processus arrêté), retenu jusqu'à {when}",
-              f"{recipient}: being sent by another process (or by one that stopped), held until {when}")
+        return tx("{recipient}: delivery uncertain (the server may have received the message without confirming "
+                 "it), held until {when}, then sent again with the same Message-ID", recipient=recipient, when=when)
+    return tx("{recipient}: being sent by another process (or by one that stopped), held until {when}", recipient=recipient, when=when)
 
 
 def _send_with_retries(mailer: Mailer, message, config: Config, recipient: str,

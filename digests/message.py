@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from watch.config import Delivery
 from watch.errors import DeliveryError
-from watch.i18n import tr
+from watch.i18n import tx
 
 
 
@@ -43,13 +43,13 @@ _ADDRESS = re.compile(r"^[^@\s<>,;\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 def address_problem(address: str) -> str | None:
     """Why `address` cannot be a recipient (None when it can)."""
     if any(ch in address for ch in "\r\n"):
-        return tr("retour à la ligne dans l'adresse (injection d'en-tête)", "line break in the address (header injection)")
+        return tx("line break in the address (header injection)")
     if not _ADDRESS.match(address):
-        return tr("adresse e-mail invalide", "invalid e-mail address")
+        return tx("invalid e-mail address")
     try:
         Address(addr_spec=address)
     except (ValueError, IndexError) as exc:
-        return tr(f"adresse e-mail invalide ({exc})", f"invalid e-mail address ({exc})")
+        return tx("invalid e-mail address ({exc})", exc=exc)
     return None
 
 
@@ -58,9 +58,8 @@ def check_recipients(recipients: dict[str, list[str]]) -> None:
     problems = [f"{audience}: {address!r}: {problem}" for audience, addresses in recipients.items()
                 for address in addresses if (problem := address_problem(address))]
     if problems:
-        raise DeliveryError(tr("destinataire(s) refusé(s), rien n'a été envoyé :\n  ",
-                               "recipient(s) refused, nothing was sent:\n  ") + "\n  ".join(problems)
-                            + tr("\n  (corriger recipients dans sources.yaml)", "\n  (fix recipients in sources.yaml)"))
+        raise DeliveryError(tx("recipient(s) refused, nothing was sent:\n  ") + "\n  ".join(problems)
+                            + tx("\n  (fix recipients in sources.yaml)"))
 
 
 def chart_cid(audience: str, period: str, sender: str) -> str:
@@ -99,8 +98,7 @@ def build_message(digest: dict[str, Any], delivery: Delivery, recipients: list[s
         if delivery.reply_to:
             message["Reply-To"] = delivery.reply_to
     except ValueError as exc:  # CR/LF in a header value: EmailMessage refuses it
-        raise DeliveryError(tr(f"en-tête refusé pour {digest['audience']} {digest['period']} : {exc}",
-                               f"header refused for {digest['audience']} {digest['period']}: {exc}")) from None
+        raise DeliveryError(tx("header refused for {audience} {period}: {exc}", audience=digest['audience'], period=digest['period'], exc=exc)) from None
     message["Date"] = format_datetime(when)
     message["Message-ID"] = message_id
     message["Content-Language"] = digest.get("language") or "fr"

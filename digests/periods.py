@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from nlp.trends import iso_week, week_monday
 from watch.config import Audience, cron_fields
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -51,8 +51,7 @@ def period_bounds(period: str, zone: str) -> tuple[datetime, datetime]:
             first = week_monday(period)
             days = 7
     except ValueError:
-        raise UsageError(tr(f"période illisible {period!r} : écrire une semaine ISO comme 2026-W47 ou un jour 2026-11-23",
-                            f"unreadable period {period!r}: write an ISO week like 2026-W47 or a day 2026-11-23")) from None
+        raise UsageError(tx("unreadable period {period!r}: write an ISO week like 2026-W47 or a day 2026-11-23", period=period)) from None
     start = datetime.combine(first, time(0), tz)
     end = datetime.combine(first + timedelta(days=days), time(0), tz)
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)

@@ -26,6 +26,7 @@ from digests.select import Pick, Selection, reasons_of
 from nlp.score import render_reasons, taxonomy_names
 from nlp.trends import week_monday
 from watch.config import Audience, Config
+from watch.i18n import N_, NC_, tx_in, tx_p_in
 from watch.models import utcnow
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -43,60 +44,62 @@ PALETTE = {
 CONTRAST_PAIRS = [("text", "card"), ("muted", "card"), ("link", "card"), ("on_accent", "accent"),
                   ("on_chip", "chip"), ("on_note", "note"), ("muted", "page"), ("link", "page"), ("text", "page")]
 
-# The Admiralty grades of source reliability in words (French, English), as the reader reads them.
-RELIABILITY = {"A": ("source totalement fiable", "completely reliable source"),
-               "B": ("source habituellement fiable", "usually reliable source"),
-               "C": ("source plutôt fiable", "fairly reliable source"),
-               "D": ("source pas toujours fiable", "not usually reliable source"),
-               "E": ("source peu fiable", "unreliable source"),
-               "F": ("fiabilité de la source inconnue", "source reliability unknown")}
+# The Admiralty grades of source reliability in words (msgids), as the reader reads them.
+RELIABILITY = {"A": N_("completely reliable source"),
+               "B": N_("usually reliable source"),
+               "C": N_("fairly reliable source"),
+               "D": N_("not usually reliable source"),
+               "E": N_("unreliable source"),
+               "F": N_("source reliability unknown")}
 
-# One word per language: "bulletin" in French, "digest" in English, as the CLI (`veille digest`) and the README.
-TEXTS = {
-    "fr": {"colon": "\u00a0:", "title": "Veille", "week": "semaine {week} ({days})", "day": "journée du {day}",
-           "items": "articles", "item": "article",
-           "why": "Pourquoi", "also": "Également repris par {names}",
-           "today": "aujourd'hui", "yesterday": "hier", "days_ago": "il y a {days} jours",
-           "chart": "Articles par catégorie",
-           "chart_alt": "Graphique en barres : articles par catégorie sur les 7 derniers jours, comparés à la "
-                        "moyenne hebdomadaire des 4 semaines précédentes.",
-           "row": "{label} : {count} (moyenne {avg})", "this_week": "7 derniers jours",
-           "average": "moyenne par semaine des 4 semaines précédentes",
-           "baseline": "Nombre d'articles des 7 derniers jours ; moyenne : par semaine, sur les 4 semaines précédentes.",
-           "empty": "Rien de notable sur la période : aucun article n'a atteint le seuil de {min_score} sur vos sujets.",
-           "nothing": "rien de notable", "health_ok": "Les {total} sources ont répondu normalement sur la période.",
-           "health_bad_one": "1 source sur {total} en échec sur la période : {names}.",
-           "health_bad": "{n} sources sur {total} en échec sur la période : {names}.",
-           "failing_since": "en échec depuis le {since}", "recovered": "en échec le {first}, rétablie depuis",
-           "no_trend": "Aucun terme ne ressort nettement ces 7 derniers jours.",
-           "footer": "Vous recevez ce bulletin parce que vous êtes inscrit à la liste « {audience} » de la veille de "
-                     "{company}.",
-           "unsubscribe": "Se désinscrire", "archive": "Archives", "covers": "Articles repérés du {start} au {end}",
-           "covers_day": "Articles repérés le {day} de {start} à {end}",
-           "alert": "Alerte", "alert_intro": "Un article dépasse votre seuil d'alerte ({min_score}).",
-           "unknown_date": "date inconnue", "competitor": "Concurrent", "indicator": "Indicateur suivi"},
-    "en": {"colon": ":", "title": "Market watch", "week": "week {week} ({days})", "day": "day of {day}",
-           "items": "items", "item": "item",
-           "why": "Why", "also": "Also reported by {names}",
-           "today": "today", "yesterday": "yesterday", "days_ago": "{days} days ago",
-           "chart": "Items per category",
-           "chart_alt": "Bar chart: items per category over the last 7 days, compared with the weekly average of "
-                        "the 4 weeks before.",
-           "row": "{label}: {count} (average {avg})", "this_week": "last 7 days",
-           "average": "weekly average of the 4 weeks before",
-           "baseline": "Items of the last 7 days; average: per week, over the 4 weeks before.",
-           "empty": "Nothing notable this period: no item reached the threshold of {min_score} on your topics.",
-           "nothing": "nothing notable", "health_ok": "All {total} sources answered normally in the period.",
-           "health_bad_one": "1 of {total} sources failed in the period: {names}.",
-           "health_bad": "{n} of {total} sources failed in the period: {names}.",
-           "failing_since": "failing since {since}", "recovered": "failed on {first}, recovered since",
-           "no_trend": "No term stands out over the last 7 days.",
-           "footer": "You receive this digest because you are on the “{audience}” list of {company}'s market watch.",
-           "unsubscribe": "Unsubscribe", "archive": "Archive", "covers": "Items found from {start} to {end}",
-           "covers_day": "Items found on {day} from {start} to {end}",
-           "alert": "Alert", "alert_intro": "An item is above your alert threshold ({min_score}).",
-           "unknown_date": "unknown date", "competitor": "Competitor", "indicator": "Indicator followed"},
+# The digests' words, msgids with the msgctxt "digest" (French in the catalogue). One word per language:
+# "bulletin" in French, "digest" in English, as the CLI (`veille digest`) and the README.
+_TEXTS_EN = {
+    "colon": NC_("digest", ":"),
+    "title": NC_("digest", "Market watch"),
+    "week": NC_("digest", "week {week} ({days})"),
+    "day": NC_("digest", "day of {day}"),
+    "items": NC_("digest", "items"),
+    "item": NC_("digest", "item"),
+    "why": NC_("digest", "Why"),
+    "also": NC_("digest", "Also reported by {names}"),
+    "today": NC_("digest", "today"),
+    "yesterday": NC_("digest", "yesterday"),
+    "days_ago": NC_("digest", "{days} days ago"),
+    "chart": NC_("digest", "Items per category"),
+    "chart_alt": NC_("digest", "Bar chart: items per category over the last 7 days, compared with the weekly average "
+                               "of the 4 weeks before."),
+    "row": NC_("digest", "{label}: {count} (average {avg})"),
+    "this_week": NC_("digest", "last 7 days"),
+    "average": NC_("digest", "weekly average of the 4 weeks before"),
+    "baseline": NC_("digest", "Items of the last 7 days; average: per week, over the 4 weeks before."),
+    "empty": NC_("digest", "Nothing notable this period: no item reached the threshold of {min_score} on your "
+                           "topics."),
+    "nothing": NC_("digest", "nothing notable"),
+    "health_ok": NC_("digest", "All {total} sources answered normally in the period."),
+    "health_bad_one": NC_("digest", "1 of {total} sources failed in the period: {names}."),
+    "health_bad": NC_("digest", "{n} of {total} sources failed in the period: {names}."),
+    "failing_since": NC_("digest", "failing since {since}"),
+    "recovered": NC_("digest", "failed on {first}, recovered since"),
+    "no_trend": NC_("digest", "No term stands out over the last 7 days."),
+    "footer": NC_("digest", "You receive this digest because you are on the “{audience}” list of {company}'s market "
+                            "watch."),
+    "unsubscribe": NC_("digest", "Unsubscribe"),
+    "archive": NC_("digest", "Archive"),
+    "covers": NC_("digest", "Items found from {start} to {end}"),
+    "covers_day": NC_("digest", "Items found on {day} from {start} to {end}"),
+    "alert": NC_("digest", "Alert"),
+    "alert_intro": NC_("digest", "An item is above your alert threshold ({min_score})."),
+    "unknown_date": NC_("digest", "unknown date"),
+    "competitor": NC_("digest", "Competitor"),
+    "indicator": NC_("digest", "Indicator followed"),
 }
+
+
+@lru_cache(maxsize=2)
+def texts(lang: str) -> dict[str, str]:
+    """The digests' words in `lang`, read once from the catalogue: templates use them as `t.key`."""
+    return {key: tx_p_in(lang, "digest", message) for key, message in _TEXTS_EN.items()}
 
 
 @dataclass
@@ -174,7 +177,7 @@ class Renderer:
         self.config = config
         self.audience = audience
         self.lang = audience.language
-        self.t = TEXTS[self.lang]
+        self.t = texts(self.lang)
         self.zone = ZoneInfo(audience_zone(audience))
         self.names = display_names(config, self.lang)
         self.sources = {source.id: source for source in config.sources}
@@ -213,7 +216,7 @@ class Renderer:
         indicator = pick.indicator
         return {"id": row["id"], "title": " ".join((row["title"] or "").split()) or row["url"] or "—",
                 "url": safe_url(row["url"]), "source": source.name if source else row["source"],
-                "grade": grade, "grade_words": RELIABILITY[grade][self.lang != "fr"],
+                "grade": grade, "grade_words": tx_in(self.lang, RELIABILITY[grade]),
                 "date": self.date(shown), "age": self.age(shown, now),
                 "summary": short_summary(row["summary"]), "score": pick.rank_score,
                 "labels": [self.names.get(l["label"], l["label"]) for l in moves_first],

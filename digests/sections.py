@@ -10,25 +10,27 @@ followed theme (digests.indicators).
 from __future__ import annotations
 
 from watch.config import Audience, Section
+from watch.i18n import NC_, tx_p_in
 
-TITLES: dict[str, dict[str, str]] = {
-    "top": {"fr": "L'essentiel", "en": "What matters most"},
-    "indicators": {"fr": "Indicateurs du marché", "en": "Market indicators"},
-    "competitors": {"fr": "Les concurrents en un coup d'œil", "en": "Competitor moves at a glance"},
-    "trends": {"fr": "Tendances montantes", "en": "Rising trends"},
-    "health": {"fr": "État des sources", "en": "Source health"},
-    "consumer": {"fr": "Comportements des clients", "en": "Consumer behaviour"},
-    "communication": {"fr": "Tendances de communication", "en": "Communication trends"},
-    "campaigns-prices": {"fr": "Campagnes et prix des concurrents", "en": "Competitor campaigns and prices"},
-    "moves": {"fr": "Mouvements par concurrent", "en": "Moves by competitor"},
-    "prices": {"fr": "Prix", "en": "Prices"},
-    "field": {"fr": "Remontées du terrain", "en": "Field notes"},
-    "technology": {"fr": "Technologie", "en": "Technology"},
-    "offer": {"fr": "Innovation de l'offre", "en": "Offer innovation"},
-    "market-offer": {"fr": "L'offre du marché", "en": "What the market offers"},
-    "regulation": {"fr": "Réglementation", "en": "Regulation"},
-    "selection": {"fr": "Sélection", "en": "Selection"},
-    "other": {"fr": "À signaler aussi", "en": "Also worth noting"},
+# The default sections' titles (msgids, msgctxt "section"); an audience's own `title:` is shown as written.
+TITLES: dict[str, str] = {
+    "top": NC_("section", "What matters most"),
+    "indicators": NC_("section", "Market indicators"),
+    "competitors": NC_("section", "Competitor moves at a glance"),
+    "trends": NC_("section", "Rising trends"),
+    "health": NC_("section", "Source health"),
+    "consumer": NC_("section", "Consumer behaviour"),
+    "communication": NC_("section", "Communication trends"),
+    "campaigns-prices": NC_("section", "Competitor campaigns and prices"),
+    "moves": NC_("section", "Moves by competitor"),
+    "prices": NC_("section", "Prices"),
+    "field": NC_("section", "Field notes"),
+    "technology": NC_("section", "Technology"),
+    "offer": NC_("section", "Offer innovation"),
+    "market-offer": NC_("section", "What the market offers"),
+    "regulation": NC_("section", "Regulation"),
+    "selection": NC_("section", "Selection"),
+    "other": NC_("section", "Also worth noting"),
 }
 
 
@@ -78,5 +80,7 @@ def sections_for(audience: Audience) -> tuple[Section, ...]:
 def section_title(section: Section, lang: str) -> str:
     if isinstance(section.title, str):
         return section.title
-    titles = section.title or TITLES.get(section.id) or {}
+    if not section.title and section.id in TITLES:
+        return tx_p_in(lang, "section", TITLES[section.id])
+    titles = section.title or {}
     return titles.get(lang) or titles.get("fr") or next(iter(titles.values()), section.id)

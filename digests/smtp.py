@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 from watch.errors import DeliveryError
-from watch.i18n import tr
+from watch.i18n import tx
 
 TIMEOUT_S = 30
 # The reply to the end of a message: the server is storing it. RFC 5321 §4.5.3.2.6 asks for 10 minutes, because
@@ -106,20 +106,14 @@ def smtp_settings(url: str | None = None) -> SmtpSettings | None:
     after_host = parts is not None and (parts.path not in ("", "/") or parts.query or parts.fragment)
     if "@" in url and (parts is None or after_host):
         # urlsplit ends the host at the first / ? or #: a password holding one becomes a host (and a DNS lookup).
-        raise DeliveryError(tr(
-            "VEILLE_SMTP_URL illisible : un caractère @ / # ? ou : du mot de passe (ou de l'utilisateur) doit être "
-            "encodé en %XX (@ → %40, / → %2F, # → %23, ? → %3F, : → %3A), par exemple "
-            "smtp://veille:p%40ss%2F1@mail.example.org:587 pour le mot de passe p@ss/1. Pour encoder le vôtre sans "
-            "l'afficher : " + ENCODE_COMMAND,
+        raise DeliveryError(tx(
             "VEILLE_SMTP_URL unreadable: a @ / # ? or : in the password (or user name) must be percent-encoded "
             "(@ → %40, / → %2F, # → %23, ? → %3F, : → %3A), for example "
             "smtp://veille:p%40ss%2F1@mail.example.org:587 for the password p@ss/1. To encode yours without "
-            "showing it: " + ENCODE_COMMAND))
+            "showing it: {command}", command=ENCODE_COMMAND))
     if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise DeliveryError(tr("VEILLE_SMTP_URL illisible : écrire smtp://hôte:587, smtps://hôte:465 ou "
-                               "smtp://utilisateur:mot-de-passe@hôte:587",
-                               "VEILLE_SMTP_URL unreadable: write smtp://host:587, smtps://host:465 or "
-                               "smtp://user:password@host:587"))
+        raise DeliveryError(tx("VEILLE_SMTP_URL unreadable: write smtp://host:587, smtps://host:465 or "
+                              "smtp://user:password@host:587"))
     default = 465 if parts.scheme == "smtps" else 587
     return SmtpSettings(parts.scheme, parts.hostname, port or default,
                         unquote(parts.username) if parts.username else None,
@@ -152,20 +146,17 @@ class Mailer:
                     client.ehlo()
                 elif settings.username:
                     client.close()
-                    raise Blocked(tr(f"{settings} ne propose pas STARTTLS : mot de passe non envoyé en clair",
-                                       f"{settings} does not offer STARTTLS: the password is not sent in clear"))
+                    raise Blocked(tx("{settings} does not offer STARTTLS: the password is not sent in clear", settings=settings))
             if settings.username:
                 _login(client, settings.username, settings.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise Blocked(tr(f"identification refusée par {settings} : {_reply(exc)}",
-                               f"login refused by {settings}: {_reply(exc)}")) from None
+            raise Blocked(tx("login refused by {settings}: {reply}", settings=settings, reply=_reply(exc))) from None
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise Blocked(tr(f"TLS impossible avec {settings} : {exc}", f"TLS failed with {settings}: {exc}")) from None
+            raise Blocked(tx("TLS failed with {settings}: {exc}", settings=settings, exc=exc)) from None
         except smtplib.SMTPResponseException as exc:
             raise (Blocked if exc.smtp_code >= 500 else Transient)(f"{settings}: {_reply(exc)}") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise Transient(tr(f"serveur SMTP injoignable {settings} : {exc}",
-                               f"SMTP server unreachable {settings}: {exc}")) from None
+            raise Transient(tx("SMTP server unreachable {settings}: {exc}", settings=settings, exc=exc)) from None
         client.reply_timeout = self.reply_timeout
         self.client = client
 
@@ -183,10 +174,8 @@ class Mailer:
             error = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
             raise (Permanent if code >= 500 else Transient)(error) from None
         except smtplib.SMTPSenderRefused as exc:
-            raise Blocked(tr(f"expéditeur {sender} refusé : {_reply(exc)} (donner à delivery.sender dans "
-                             "sources.yaml une adresse de votre domaine que ce serveur accepte)",
-                             f"sender {sender} refused: {_reply(exc)} (set delivery.sender in sources.yaml to an "
-                             "address of your domain that this server accepts)")) from None
+            raise Blocked(tx("sender {sender} refused: {reply} (set delivery.sender in sources.yaml to an address "
+                            "of your domain that this server accepts)", sender=sender, reply=_reply(exc))) from None
         except smtplib.SMTPResponseException as exc:  # a reply, even after the final dot: the server knows
             if exc.smtp_code == 421:  # the server is closing the session: reconnect next time
                 self.close()
@@ -194,11 +183,10 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:  # timeout, connection lost or reset: no reply
             self.close()
             if client.committed:
-                raise Uncertain(tr(f"pas de réponse du serveur au message envoyé en entier : {exc}",
-                                   f"no reply from the server to the message sent whole: {exc}")) from None
+                raise Uncertain(tx("no reply from the server to the message sent whole: {exc}", exc=exc)) from None
             if isinstance(exc, smtplib.SMTPServerDisconnected):
-                raise Transient(tr(f"connexion SMTP perdue : {exc}", f"SMTP connection lost: {exc}")) from None
-            raise Transient(tr(f"envoi interrompu : {exc}", f"sending interrupted: {exc}")) from None
+                raise Transient(tx("SMTP connection lost: {exc}", exc=exc)) from None
+            raise Transient(tx("sending interrupted: {exc}", exc=exc)) from None
         finally:
             client.on_commit = None
         if refused:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nlp.themes import matched_themes, theme_patterns
+from watch.i18n import tx_in
 
 TAXONOMY_FILE = Path(__file__).with_name("taxonomy.yaml")
 
@@ -98,34 +99,29 @@ def render_reasons(reasons: list[dict], lang: str = "fr", names: dict[str, str] 
     """The reasons as one short sentence: "Veloce (concurrent direct) : acquisition, thème « Prix et marché »,
     confirmé par 3 sources indépendantes." The source's grade is not repeated: the item's line shows it."""
     names = names or {}
-    fr = lang == "fr"
     by = {r["kind"]: r for r in reasons}
     name = lambda key: names.get(key, key)  # noqa: E731
     parts = []
     competitor, move = by.get("competitor"), by.get("move")
     if competitor:
         who = name(competitor["id"])
-        rank = ("concurrent direct" if competitor["direct"] else "concurrent indirect") if fr else \
-            ("direct competitor" if competitor["direct"] else "indirect competitor")
+        rank = tx_in(lang, "direct competitor") if competitor["direct"] else tx_in(lang, "indirect competitor")
         if move and move.get("competitor_move"):
-            label = _lower(name(move["label"]))
-            colon = "\u00a0:" if fr else ":"
-            parts.append(f"{who} ({rank}){colon} {label}")
+            parts.append(tx_in(lang, "{who} ({rank}): {label}", who=who, rank=rank, label=_lower(name(move["label"]))))
         else:
-            parts.append(f"mentionne {who} ({rank})" if fr else f"mentions {who} ({rank})")
+            parts.append(tx_in(lang, "mentions {who} ({rank})", who=who, rank=rank))
             if move:
                 parts.append(_lower(name(move["label"])))
     elif move:
         parts.append(_lower(name(move["label"])))
     if "theme" in by:
-        parts.append(f"{'thème' if fr else 'theme'} « {name(by['theme']['id'])} »" if fr
-                     else f"theme “{name(by['theme']['id'])}”")
+        parts.append(tx_in(lang, "theme “{theme}”", theme=name(by["theme"]["id"])))
     sources = by.get("story", {}).get("sources", 0)
     if sources > 1:
-        parts.append(f"confirmé par {sources} sources indépendantes" if fr else f"confirmed by {sources} independent sources")
+        parts.append(tx_in(lang, "confirmed by {sources} independent sources", sources=sources))
     elif by.get("credibility", {}).get("value") in CREDIBILITY_WORDS["en"]:
         word = CREDIBILITY_WORDS[lang if lang in CREDIBILITY_WORDS else "en"][by["credibility"]["value"]]
-        parts.append(f"selon un analyste : {word}" if fr else f"according to an analyst: {word}")
+        parts.append(tx_in(lang, "according to an analyst: {word}", word=word))
     if not parts:
         return ""
     text = ", ".join(parts)

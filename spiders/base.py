@@ -23,7 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from spiders.extract import Article, extract_article, parse_date
 from spiders.jobs import CrawlJob, EventLog, job_for_source
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.lifeline import end_with
 from watch.store import Store
 
@@ -73,8 +73,7 @@ class SourceSpider(scrapy.Spider):
         elif source:
             self.job = _job_from_configuration(source, self.name)
         else:
-            raise ValueError(tr(f"donner la source : scrapy crawl {self.name} -a source=ID",
-                                f"name the source: scrapy crawl {self.name} -a source=ID"))
+            raise ValueError(tx("name the source: scrapy crawl {name} -a source=ID", name=self.name))
         self.source = self.job.source_model()
         self.events = EventLog(self.job.events)
         self.allowed_domains = list(self.source.allowed_domains) or sorted(
@@ -129,10 +128,9 @@ class SourceSpider(scrapy.Spider):
         elif isinstance(value, RefusedAddress):
             self.problem("refused_address", request.url, str(value), start=start)
         elif isinstance(value, IgnoreRequest) and "robots.txt" in str(value):
-            self.problem("robots", request.url, tr("interdite par robots.txt", "disallowed by robots.txt"), start=start)
+            self.problem("robots", request.url, tx("disallowed by robots.txt"), start=start)
         elif "max size" in str(value) or "DOWNLOAD_MAXSIZE" in str(value):
-            self.problem("too_large", request.url, tr(f"plus de {self.settings.getint('DOWNLOAD_MAXSIZE')} octets",
-                                                      f"over {self.settings.getint('DOWNLOAD_MAXSIZE')} bytes"), start=start)
+            self.problem("too_large", request.url, tx("over {getint} bytes", getint=self.settings.getint('DOWNLOAD_MAXSIZE')), start=start)
         elif "Timeout" in type(value).__name__ or "timed out" in str(value).lower():
             self.problem("timeout", request.url, f"{type(value).__name__}", start=start)
         elif isinstance(value, IgnoreRequest):
@@ -233,8 +231,7 @@ def _job_from_configuration(source_id: str, spider_name: str) -> CrawlJob:
         source = config.source(source_id)
     except KeyError:
         known = ", ".join(s.id for s in config.sources if s.kind == "spider") or "-"
-        raise ValueError(tr(f"source inconnue {source_id!r} dans {config.path} (robots : {known})",
-                            f"unknown source {source_id!r} in {config.path} (spider sources: {known})")) from None
+        raise ValueError(tx("unknown source {source_id!r} in {path} (spider sources: {known})", source_id=source_id, path=config.path, known=known)) from None
     db = os.environ.get("VEILLE_DB") or config.database
     job = job_for_source(config, source, db, log_level="INFO")
     job.spider = spider_name

@@ -12,7 +12,7 @@ import os
 import sys
 
 from spiders.jobs import CrawlJob, EventLog
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.lifeline import end_with_parent
 
 
@@ -27,16 +27,16 @@ def spider_class(name: str, settings):  # -> type[SourceSpider] | str (why not)
         try:
             found = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
-            return tr(f"robot {name!r} introuvable : {exc}", f"spider {name!r} not found: {exc}")
+            return tx("spider {name!r} not found: {exc}", name=name, exc=exc)
     else:
         loader = get_spider_loader(settings)
         try:
             found = loader.load(name)
         except KeyError:
             known = ", ".join(sorted(loader.list()))
-            return tr(f"robot {name!r} inconnu ; robots de spiders/ : {known}", f"unknown spider {name!r}; spiders of spiders/: {known}")
+            return tx("unknown spider {name!r}; spiders of spiders/: {known}", name=name, known=known)
     if not (isinstance(found, type) and issubclass(found, SourceSpider)):
-        return tr(f"{name!r} doit hériter de spiders.base.SourceSpider", f"{name!r} must subclass spiders.base.SourceSpider")
+        return tx("{name!r} must subclass spiders.base.SourceSpider", name=name)
     return found
 
 
@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         events = EventLog(job.events)
         where = job.where.get("spider") or job.where.get("source") or job.source_id
         events.emit("problem", kind="config", url=job.source.get("url") or "", config=True, start=True,
-                    detail=tr(f"problème de configuration de la source {job.source_id!r} ({where}) : {found}",
-                              f"configuration problem on source {job.source_id!r} ({where}): {found}"))
+                    detail=tx("configuration problem on source {source_id!r} ({where}): {found}", source_id=job.source_id, where=where, found=found))
         events.emit("closed", reason="configuration")
         return 0
     process = CrawlerProcess(settings)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from watch.config import CollectSettings, Config, Source, source_locations
-from watch.i18n import tr
+from watch.i18n import N_, tx
 from watch.lifeline import child_env
 from watch.models import FetchOutcome, utcnow
 
@@ -122,19 +122,19 @@ def read_events(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 PROBLEM_NAMES = {
-    # kind: (French, English) of "N <name>: url, url"
-    "robots": ("refusée(s) par robots.txt", "refused by robots.txt"),
-    "http": ("en erreur HTTP", "with an HTTP error"),
-    "too_large": ("trop grosse(s), abandonnée(s)", "too large, dropped"),
-    "offsite": ("redirigée(s) hors des domaines permis", "redirected off the allowed domains"),
-    "refused_address": ("vers une adresse interne refusée", "to a refused internal address"),
-    "no_text": ("sans texte d'article", "without article text"),
-    "not_html": ("qui ne sont pas du HTML", "that are not HTML"),
-    "timeout": ("sans réponse à temps", "not answered in time"),
-    "network": ("injoignable(s)", "unreachable"),
-    "error": ("en erreur d'extraction", "with an extraction error"),
-    "empty_listing": ("de liste sans lien d'article", "of listing without article links"),
-    "ignored": ("écartée(s) par Scrapy", "dropped by Scrapy"),
+    # kind: the line "N page(s) <name>: url, url", a msgid
+    "robots": N_("{count} page(s) refused by robots.txt: "),
+    "http": N_("{count} page(s) with an HTTP error: "),
+    "too_large": N_("{count} page(s) too large, dropped: "),
+    "offsite": N_("{count} page(s) redirected off the allowed domains: "),
+    "refused_address": N_("{count} page(s) to a refused internal address: "),
+    "no_text": N_("{count} page(s) without article text: "),
+    "not_html": N_("{count} page(s) that are not HTML: "),
+    "timeout": N_("{count} page(s) not answered in time: "),
+    "network": N_("{count} page(s) unreachable: "),
+    "error": N_("{count} page(s) with an extraction error: "),
+    "empty_listing": N_("{count} page(s) of listing without article links: "),
+    "ignored": N_("{count} page(s) dropped by Scrapy: "),
 }
 
 
@@ -163,29 +163,24 @@ def summarise(job: CrawlJob, events: list[dict[str, Any]], outcome: FetchOutcome
     failed_starts = [p for p in problems if p.get("start")]
     if failed_starts and len({p["url"] for p in failed_starts}) >= opened.get("starts", 1):
         first = failed_starts[0]
-        errors.append(tr(f"page de départ illisible {first['url']} : {first['detail']}",
-                         f"start page unreadable {first['url']}: {first['detail']}"))
+        errors.append(tx("start page unreadable {url}: {detail}", url=first['url'], detail=first['detail']))
         problems = [p for p in problems if p is not first]
     warnings = _problem_summary([p for p in problems if not p.get("config")])
 
     seconds = f"{job.budget:.0f}"
-    kept = tr(f"{outcome.new} nouveau(x) article(s) gardé(s)", f"{outcome.new} new item(s) kept")
+    kept = tx("{new} new item(s) kept", new=outcome.new)
     if killed == "stop":
         outcome.outcome = "stopped"
-        outcome.error = tr(f"arrêtée sur demande après {outcome.pages} page(s) ; {kept}",
-                           f"stopped on request after {outcome.pages} page(s); {kept}")
+        outcome.error = tx("stopped on request after {pages} page(s); {kept}", pages=outcome.pages, kept=kept)
     elif killed == "timeout":
-        errors.insert(0, tr(f"pas de fin après le budget de {seconds} s : processus arrêté ; {kept}",
-                            f"no end after its {seconds} s budget: process stopped; {kept}"))
+        errors.insert(0, tx("no end after its {seconds} s budget: process stopped; {kept}", seconds=seconds, kept=kept))
     elif closed is None:
         detail = f" ({log_tail})" if log_tail else ""
-        errors.insert(0, tr(f"le processus de collecte s'est arrêté brutalement (code {exit_code}){detail} ; {kept}",
-                            f"the crawl process stopped unexpectedly (exit code {exit_code}){detail}; {kept}"))
+        errors.insert(0, tx("the crawl process stopped unexpectedly (exit code {exit_code}){detail}; {kept}", exit_code=exit_code, detail=detail, kept=kept))
     elif closed.get("reason") == "closespider_timeout":
-        warnings.insert(0, tr(f"budget de {seconds} s atteint : collecte arrêtée, {kept} (relever time_budget)",
-                              f"time budget of {seconds} s reached: crawl stopped, {kept} (raise time_budget)"))
+        warnings.insert(0, tx("time budget of {seconds} s reached: crawl stopped, {kept} (raise time_budget)", seconds=seconds, kept=kept))
     elif closed.get("reason") not in ("finished", None):
-        warnings.insert(0, tr(f"collecte terminée : {closed['reason']}", f"crawl ended: {closed['reason']}"))
+        warnings.insert(0, tx("crawl ended: {reason}", reason=closed['reason']))
     if outcome.outcome != "stopped":
         outcome.outcome = "error" if errors else "ok"
         outcome.error = "; ".join(errors)
@@ -197,12 +192,13 @@ def _problem_summary(problems: list[dict[str, Any]]) -> list[str]:
     counts = Counter(p["kind"] for p in problems)
     lines = []
     for kind, count in counts.most_common():
-        fr, en = PROBLEM_NAMES.get(kind, (kind, kind))
+        name = PROBLEM_NAMES.get(kind)
         examples = [f"{p['url']} ({p['detail']})" if p.get("detail") and kind in ("http", "network", "error", "offsite", "ignored",
                                                                                "refused_address")
                     else p["url"] for p in problems if p["kind"] == kind][:SHOWN_PER_KIND]
         more = "…" if count > SHOWN_PER_KIND else ""
-        lines.append(tr(f"{count} page(s) {fr} : ", f"{count} page(s) {en}: ") + ", ".join(examples) + more)
+        head = tx(name, count=count) if name else tx("{count} page(s) {kind}: ", count=count, kind=kind)
+        lines.append(head + ", ".join(examples) + more)
     return lines
 
 
@@ -231,8 +227,7 @@ def run_crawl(job: CrawlJob, *, stop: StopFlag | None = None, python: str | None
                                          stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)  # a Ctrl-C in the terminal reaches us, not the child
             except OSError as exc:
-                outcome.outcome, outcome.error = "error", tr(f"collecte impossible à lancer : {exc}",
-                                                             f"crawl could not start: {exc}")
+                outcome.outcome, outcome.error = "error", tx("crawl could not start: {exc}", exc=exc)
                 return outcome
             killed = _supervise(child, job.budget + allowance, stop, grace)
         log_tail = _last_error((folder / "crawl.log").read_text(encoding="utf-8", errors="replace"))

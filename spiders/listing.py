@@ -23,7 +23,7 @@ from parsel import Selector, SelectorList
 
 from spiders.base import SourceSpider
 from spiders.extract import parse_date
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import canonical_url
 
 DEFAULT_NEXT = "a[rel~=next], link[rel~=next]"
@@ -72,11 +72,9 @@ class ListingSpider(SourceSpider):
         if not links:
             if response.meta.get("start"):
                 where = self.job.where.get("follow") or self.job.where.get("source") or self.source.id
-                self.problem("empty_listing", response.url, tr(
-                    f"problème de configuration de la source {self.source.id!r} ({where}) : le sélecteur follow "
-                    f"{follow!r} ne trouve aucun lien sur {response.url} ; le vérifier sur le HTML de la page",
-                    f"configuration problem on source {self.source.id!r} ({where}): the follow selector {follow!r} "
-                    f"matches no link on {response.url}; check it against the page's HTML"), start=True, config=True)
+                self.problem("empty_listing", response.url, tx("configuration problem on source {id!r} ({where}): "
+                                                              "the follow selector {follow!r} matches no link on "
+                                                              "{url}; check it against the page's HTML", id=self.source.id, where=where, follow=follow, url=response.url), start=True, config=True)
             else:
                 self.problem("empty_listing", response.url)
         yield from self._articles(links)

@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from twisted.internet.threads import deferToThread
 
 from spiders.base import OffsiteRedirect, RefusedAddress
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.netguard import AddressPolicy, AddressRefused, literal_address
 
 if TYPE_CHECKING:
@@ -39,8 +39,7 @@ class OffsiteRedirectMiddleware:
         target = urljoin(request.url, location.decode("latin-1"))
         host = (urlsplit(target).hostname or "").lower()
         if not any(host == d or host.endswith("." + d) for d in domains):
-            raise OffsiteRedirect(tr(f"redirigée vers {target}, hors de {', '.join(domains)}",
-                                     f"redirected to {target}, off {', '.join(domains)}"))
+            raise OffsiteRedirect(tx("redirected to {target}, off {domains}", target=target, domains=', '.join(domains)))
         return response
 
 

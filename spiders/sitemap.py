@@ -21,7 +21,7 @@ from scrapy.utils.gz import gunzip
 
 from spiders.extract import parse_date
 from spiders.listing import ListingSpider
-from watch.i18n import tr
+from watch.i18n import tx
 
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 # No entities, no network, no huge trees: a sitemap is untrusted XML.
@@ -76,9 +76,8 @@ class NewsSitemapSpider(ListingSpider):
         kind, entries = sitemap_entries(response.body)
         if not kind:
             where = self.job.where.get("sitemap") or self.job.where.get("source") or self.source.id
-            self.problem("empty_listing", response.url, tr(
-                f"problème de configuration de la source {self.source.id!r} ({where}) : {response.url} n'est pas un sitemap",
-                f"configuration problem on source {self.source.id!r} ({where}): {response.url} is not a sitemap"),
+            self.problem("empty_listing", response.url, tx("configuration problem on source {id!r} ({where}): "
+                                                          "{url} is not a sitemap", id=self.source.id, where=where, url=response.url),
                 start=bool(response.meta.get("start")), config=bool(response.meta.get("start")))
             return
         if kind == "sitemapindex":

@@ -7,13 +7,14 @@ recommendations. `veille sources audit` prints it; the watch plan uses it for it
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from watch.config import Config, Source
-from watch.i18n import tr_in
+from watch.i18n import N_, tx_in
 from watch.models import utcnow
 
 WINDOW_DAYS = 28          # "recent": the last four weeks
@@ -69,7 +70,7 @@ def audit_sources(config: Config, store: Any, *, now: datetime | None = None, la
                   items: list[dict[str, Any]] | None = None) -> SourcesAudit:
     """Audit every configured source; `items` (published in the last WINDOW_DAYS) may be passed if already read."""
     now = now or utcnow()
-    say = lambda fr, en: tr_in(lang, fr, en)  # noqa: E731
+    say = functools.partial(tx_in, lang)
     activity = store.source_activity(now - timedelta(days=SILENT_DAYS))
     if items is None:
         items = store.published_since(now - timedelta(days=WINDOW_DAYS))
@@ -91,16 +92,15 @@ def _source_row(source: Source, state: dict[str, Any] | None, recent_items: int,
     fetches = state.get("fetches") or 0
     last_error = state.get("last_error") or ""
     if not is_online(source):
-        robots = say("sans objet (hors ligne)", "not applicable (offline)")
+        robots = say("not applicable (offline)")
     elif "robots" in (last_error + (state.get("warning") or "")).lower():  # spiders record refused pages as a warning
-        robots = say("refusé par robots.txt", "forbidden by robots.txt")
+        robots = say("forbidden by robots.txt")
     elif source.kind == "feed":
-        robots = say("flux publié pour être relu", "feed published to be polled")
+        robots = say("feed published to be polled")
     elif source.kind == "spider":
-        robots = say("respecté à chaque exploration (Scrapy)", "obeyed at each crawl (Scrapy)")
+        robots = say("obeyed at each crawl (Scrapy)")
     else:  # the page watch reads one public page on its schedule, as a visitor would, without robots.txt
-        robots = say("non consulté : une page publique relue à son rythme",
-                     "not consulted: one public page re-read on its schedule")
+        robots = say("not consulted: one public page re-read on its schedule")
     items = state.get("items") or 0
     in_digest = state.get("in_digest")
     collected = bool(state.get("last_fetch_at")) or items > 0
@@ -154,132 +154,105 @@ def _listing(ids: tuple[str, ...]) -> str:
 
 
 def _sources_finding(found: list[Finding], say, point: int, severity: str, code: str, ids: tuple[str, ...],
-                     what: tuple[str, str], hint: tuple[str, str]) -> None:
+                     what: str, hint: str) -> None:
     """One finding about several sources: "3 source(s) have produced nothing in 30 days: a, b, c"."""
     if ids:
-        found.append(Finding(point, severity, code, say(f"{len(ids)} {what[0]} : {_listing(ids)}",
-                                                        f"{len(ids)} {what[1]}: {_listing(ids)}"), say(*hint), ids))
+        # `what` and `hint` are msgids marked with N_ where the finding is described.
+        found.append(Finding(point, severity, code, say(what, n=len(ids), listing=_listing(ids),
+                                                        silent_days=SILENT_DAYS), say(hint), ids))
 
 
 def _source_findings(config: Config, rows: list[dict[str, Any]], say) -> list[Finding]:
     found: list[Finding] = []
     _sources_finding(found, say, 6, "high", "never-collected",
                      _ids([r for r in rows if r["status"] == "never" and r["online"]]),
-                     ("source(s) jamais collectée(s)", "source(s) never collected"),
-                     ("lancer `veille collect` (ou `veille demo` pour le secteur de démonstration)",
-                      "run `veille collect` (or `veille demo` for the demo sector)"))
+                     N_("{n} source(s) never collected: {listing}"),
+                     N_("run `veille collect` (or `veille demo` for the demo sector)"))
     _sources_finding(found, say, 6, "medium", "offline-empty",
                      _ids([r for r in rows if r["status"] == "never" and not r["online"]]),
-                     ("source(s) hors ligne sans aucune note", "offline source(s) without any note"),
-                     ("saisir les observations avec `veille add` ou les importer avec `veille import FICHIER.csv`",
-                      "enter observations with `veille add` or import them with `veille import FILE.csv`"))
+                     N_("{n} offline source(s) without any note: {listing}"),
+                     N_("enter observations with `veille add` or import them with `veille import FILE.csv`"))
     for row in rows:
         if row["status"] in ("failing", "gone"):
-            found.append(Finding(6, "high", "failing-source", say(
-                f"la source {row['id']} est en échec ({row['failures']} échec(s) de suite) : {row['last_error']}",
-                f"source {row['id']} is failing ({row['failures']} failure(s) in a row): {row['last_error']}"),
-                say("vérifier son adresse, puis `veille sources reset " + row["id"] + "`",
-                    "check its address, then `veille sources reset " + row["id"] + "`"), (row["id"],)))
+            found.append(Finding(6, "high", "failing-source", say("source {id} is failing ({failures} failure(s) "
+                                                                  "in a row): {last_error}", id=row['id'], failures=row['failures'], last_error=row['last_error']),
+                say("check its address, then `veille sources reset {id}`", id=row["id"]), (row["id"],)))
         elif row["success_rate"] is not None and row["fetches_30d"] >= 3 and row["success_rate"] < LOW_SUCCESS:
-            found.append(Finding(6, "medium", "unreliable-source", say(
-                f"la source {row['id']} ne répond que {row['success_rate']:.0%} du temps sur 30 jours",
-                f"source {row['id']} answered only {row['success_rate']:.0%} of the time over 30 days"),
-                say("voir `veille sources list` pour la dernière erreur", "see `veille sources list` for the last error"),
+            found.append(Finding(6, "medium", "unreliable-source", say("source {id} answered only "
+                                                                       "{success_rate:.0%} of the time over 30 "
+                                                                       "days", id=row['id'], success_rate=row['success_rate']),
+                say("see `veille sources list` for the last error"),
                 (row["id"],)))
     # A watched page that did not change is not silent: its checks succeeded and found nothing new.
     _sources_finding(found, say, 6, "medium", "silent-sources",
                      _ids([r for r in rows if r["status"] != "never" and r["items_30d"] == 0
                            and not (r["kind"] == "page" and r["success_rate"])]),
-                     (f"source(s) n'ont rien produit en {SILENT_DAYS} jours", f"source(s) have produced nothing in {SILENT_DAYS} days"),
-                     ("vérifier qu'elles publient encore, ou les remplacer", "check they still publish, or replace them"))
+                     N_("{n} source(s) have produced nothing in {silent_days} days: {listing}"),
+                     N_("check they still publish, or replace them"))
     _sources_finding(found, say, 4, "medium", "no-legitimacy-note", _ids([r for r in rows if not r["legitimacy"]]),
-                     ("source(s) sans note de légitimité", "source(s) without a legitimacy note"),
-                     ("écrire dans `legitimacy` pourquoi la collecter est permis (flux public, licence, abonnement)",
-                      "write in `legitimacy` why collecting it is allowed (public feed, licence, subscription)"))
+                     N_("{n} source(s) without a legitimacy note: {listing}"),
+                     N_("write in `legitimacy` why collecting it is allowed (public feed, licence, subscription)"))
     _sources_finding(found, say, 4, "low", "restricted-access", _ids([r for r in rows if r["access"] != "free"]),
-                     ("source(s) payante(s) ou sur identifiant", "source(s) behind a paywall or a login"),
-                     ("vérifier que l'abonnement autorise cet usage et ne jamais diffuser le texte intégral",
-                      "check the subscription allows this use and never pass on the full text"))
+                     N_("{n} source(s) behind a paywall or a login: {listing}"),
+                     N_("check the subscription allows this use and never pass on the full text"))
     _sources_finding(found, say, 4, "low", "unjudged-sources", _ids([r for r in rows if r["reliability"] in ("E", "F")]),
-                     ("source(s) notée(s) E ou F (fiabilité douteuse ou impossible à juger)",
-                      "source(s) graded E or F (doubtful or cannot be judged)"),
-                     ("les évaluer (code de l'Amirauté A-F) ou les recouper systématiquement",
-                      "grade them (Admiralty code A-F) or always cross-check them"))
+                     N_("{n} source(s) graded E or F (doubtful or cannot be judged): {listing}"),
+                     N_("grade them (Admiralty code A-F) or always cross-check them"))
     if any(r["in_digest"] is not None for r in rows):
         _sources_finding(found, say, 4, "low", "unused-sources",
                          _ids([r for r in rows if r["items"] >= 5 and r["in_digest"] == 0]),
-                         ("source(s) dont aucun article n'a atteint un bulletin", "source(s) of which no item reached a digest"),
-                         ("revoir leurs thèmes, leur note ou leur intérêt", "review their themes, their grade or whether they are worth it"))
+                         N_("{n} source(s) of which no item reached a digest: {listing}"),
+                         N_("review their themes, their grade or whether they are worth it"))
     return found
 
 
 def _diversity_findings(config: Config, diversity: dict[str, Any], say) -> list[Finding]:
     sources = config.sources
     if not sources:
-        return [Finding(4, "high", "no-sources", say("aucune source déclarée", "no source declared"),
-                        say("ajouter des sources (`veille sources add URL`)", "add sources (`veille sources add URL`)"))]
+        return [Finding(4, "high", "no-sources", say("no source declared"),
+                        say("add sources (`veille sources add URL`)"))]
     found: list[Finding] = []
     if not diversity["online"]["offline"]:
-        found.append(Finding(4, "medium", "no-offline-source", say(
-            "aucune source hors ligne (notes de terrain, salons, études achetées)",
-            "no offline source (field notes, trade fairs, purchased studies)"),
-            say("ajouter une source `kind: offline` (type field) pour les remontées des commerciaux",
-                "add a `kind: offline` source (type field) for the sales team's field notes")))
+        found.append(Finding(4, "medium", "no-offline-source", say("no offline source (field notes, trade fairs, "
+                                                                   "purchased studies)"),
+            say("add a `kind: offline` source (type field) for the sales team's field notes")))
     if len(diversity["type"]) == 1:
-        found.append(Finding(4, "medium", "one-source-type", say(
-            f"toutes les sources sont du même type ({next(iter(diversity['type']))})",
-            f"every source is of the same type ({next(iter(diversity['type']))})"),
-            say("compléter par de la presse professionnelle, des sources institutionnelles et les concurrents",
-                "add trade press, institutional sources and the competitors' own")))
+        found.append(Finding(4, "medium", "one-source-type", say("every source is of the same type ({next})", next=next(iter(diversity['type']))),
+            say("add trade press, institutional sources and the competitors' own")))
     if "institutional" not in diversity["type"]:
-        found.append(Finding(4, "medium", "no-institutional-source", say(
-            "aucune source institutionnelle (statistiques publiques, textes officiels)",
-            "no institutional source (public statistics, official texts)"),
-            say("ajouter un organisme de référence, noté A ou B", "add a reference body, graded A or B")))
+        found.append(Finding(4, "medium", "no-institutional-source", say("no institutional source (public "
+                                                                         "statistics, official texts)"),
+            say("add a reference body, graded A or B")))
     if len(diversity["language"]) == 1:
-        found.append(Finding(4, "low", "one-language", say(
-            f"toutes les sources sont en {next(iter(diversity['language']))}",
-            f"every source is in {next(iter(diversity['language']))}"),
-            say("ajouter des sources dans une seconde langue (marché international)",
-                "add sources in a second language (international market)")))
+        found.append(Finding(4, "low", "one-language", say("every source is in {next}", next=next(iter(diversity['language']))),
+            say("add sources in a second language (international market)")))
     if len(diversity["country"]) == 1 and len(sources) > 1:
-        found.append(Finding(4, "low", "one-country", say(
-            f"toutes les sources viennent du même pays ({next(iter(diversity['country']))})",
-            f"every source comes from one country ({next(iter(diversity['country']))})"),
-            say("ajouter des sources étrangères sur les thèmes prioritaires",
-                "add foreign sources on the priority themes")))
+        found.append(Finding(4, "low", "one-country", say("every source comes from one country ({next})", next=next(iter(diversity['country']))),
+            say("add foreign sources on the priority themes")))
     languages = set(diversity["language"])
     for theme in config.themes:
         cover = diversity["themes"][theme.id]
         if not cover["sources"]:
-            found.append(Finding(4, "high", "theme-uncovered", say(
-                f"aucune source ne couvre le thème {theme.id} ({theme.label})",
-                f"no source covers the theme {theme.id} ({theme.label})"),
-                say(f"ajouter {theme.id} aux `themes` d'une source, ou une source qui en traite",
-                    f"add {theme.id} to a source's `themes`, or a source about it"), (theme.id,)))
+            found.append(Finding(4, "high", "theme-uncovered", say("no source covers the theme {id} ({label})", id=theme.id, label=theme.label),
+                say("add {id} to a source's `themes`, or a source about it", id=theme.id), (theme.id,)))
             continue
         if len(cover["sources"]) == 1:
-            found.append(Finding(4, "medium", "theme-single-source", say(
-                f"le thème {theme.id} ne repose que sur la source {cover['sources'][0]} : rien pour la recouper",
-                f"the theme {theme.id} rests on the single source {cover['sources'][0]}: nothing to cross-check it"),
-                say("ajouter une seconde source d'un autre type", "add a second source of another type"), (theme.id,)))
+            found.append(Finding(4, "medium", "theme-single-source", say("the theme {id} rests on the single "
+                                                                         "source {sources}: nothing to "
+                                                                         "cross-check it", id=theme.id, sources=cover['sources'][0]),
+                say("add a second source of another type"), (theme.id,)))
         if "institutional" not in cover["types"] and "institutional" in diversity["type"]:
-            found.append(Finding(4, "medium", "theme-no-institutional", say(
-                f"aucune source institutionnelle ne couvre le thème {theme.id} ({theme.label})",
-                f"no institutional source covers the theme {theme.id} ({theme.label})"),
-                say("ajouter une source officielle (statistiques, textes, organisme de référence) sur ce thème",
-                    "add an official source (statistics, texts, reference body) on this theme"), (theme.id,)))
+            found.append(Finding(4, "medium", "theme-no-institutional", say("no institutional source covers the "
+                                                                            "theme {id} ({label})", id=theme.id, label=theme.label),
+                say("add an official source (statistics, texts, reference body) on this theme"), (theme.id,)))
         if len(languages) > 1 and len(cover["languages"]) == 1:
-            found.append(Finding(4, "low", "theme-one-language", say(
-                f"le thème {theme.id} n'est suivi qu'en {cover['languages'][0]}",
-                f"the theme {theme.id} is only watched in {cover['languages'][0]}"),
-                say("ajouter une source dans l'autre langue sur ce thème", "add a source in the other language on it"),
+            found.append(Finding(4, "low", "theme-one-language", say("the theme {id} is only watched in {languages}", id=theme.id, languages=cover['languages'][0]),
+                say("add a source in the other language on it"),
                 (theme.id,)))
     own_less = tuple(c for c, d in diversity["competitors"].items() if not d["own_sources"])
     if own_less:
-        found.append(Finding(4, "low", "competitor-no-own-source", say(
-            f"{len(own_less)} concurrent(s) sans source propre (salle de presse, site) : {_listing(own_less)}",
-            f"{len(own_less)} competitor(s) without a source of their own (press room, site): {_listing(own_less)}"),
-            say("ajouter leur salle de presse (`veille sources add URL --type competitor`)",
-                "add their press room (`veille sources add URL --type competitor`)"), own_less))
+        found.append(Finding(4, "low", "competitor-no-own-source", say("{n_own_less} competitor(s) without a "
+                                                                       "source of their own (press room, site): "
+                                                                       "{listing}", n_own_less=len(own_less), listing=_listing(own_less)),
+            say("add their press room (`veille sources add URL --type competitor`)"), own_less))
     return found

@@ -22,12 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from watch import config as config_mod
-from watch.cli_support import (counted, counted_fr, default_config, demo_config, feed_language, is_missing,
+from watch.cli_support import (default_config, demo_config, feed_language, is_missing,
                                named_config, require_sources)
 from watch.collect import collect as run_collect
 from watch.errors import ConfigError, UsageError, VeilleError
 from watch.feeds import discover_feed
-from watch.i18n import tr
+from watch.i18n import tx, tx_n
 from watch.output import emit, format_option
 from watch.store import Store
 from watch.untrusted import plain, shorten
@@ -84,16 +84,15 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            click.echo(tr(f"Configuration invalide ({len(exc.problems)} problème(s)) :",
-                          f"Invalid configuration ({len(exc.problems)} problem(s)):"), err=True)
+            click.echo(tx("Invalid configuration ({n_problems} problem(s)):", n_problems=len(exc.problems)), err=True)
             for problem in exc.problems:
                 click.echo(f"  {shorten(plain(str(problem)))}", err=True)
             sys.exit(exc.exit_code)
         except VeilleError as exc:  # may quote a file's or a server's text: plain, and short enough to read
-            click.echo(tr("Erreur : ", "Error: ") + shorten(plain(str(exc)), 2000), err=True)
+            click.echo(tx("Error: ") + shorten(plain(str(exc)), 2000), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal turned into one by stopped_by_signals
-            click.echo(tr("Interrompu.", "Interrupted."), err=True)
+            click.echo(tx("Interrupted."), err=True)
             sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
 
     return wrapper
@@ -118,7 +117,7 @@ def stopped_by_signals():
         received.append(signum)
         if len(received) == 1:
             raise Interrupted(signum)
-        os.write(2, tr("Arrêt en cours…\n", "Stopping…\n").encode())
+        os.write(2, tx("Stopping…\n").encode())
 
     # A signal ignored by whoever started us (`veille collect &` in a script ignores SIGINT) stays ignored.
     previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
@@ -142,23 +141,18 @@ def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise UsageError(tr(f"{option} {value!r} illisible : écrire 7d, 12h, 2w ou une date 2026-11-01",
-                            f"{option} {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01")) from None
+        raise UsageError(tx("{option} {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01", option=option, value=value)) from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--config", "config_path", metavar="PATH",
-              help=tr("sources.yaml à utiliser (défaut ./sources.yaml ou $VEILLE_CONFIG).",
-                      "sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG)."))
+              help=tx("sources.yaml to use (default ./sources.yaml or $VEILLE_CONFIG)."))
 @click.option("--db", "db_path", metavar="PATH",
-              help=tr("Base SQLite (défaut : celle de sources.yaml, ou $VEILLE_DB ; sans configuration "
-                      "data/veille.db sous le dossier courant).",
-                      "SQLite database (default from sources.yaml, or $VEILLE_DB; without a configuration "
-                      "data/veille.db under the current folder)."))
-@click.option("-v", "--verbose", count=True, help=tr("Plus de journal sur stderr (-vv : débogage).",
-                                                     "More log lines on stderr (-vv for debug)."))
-@click.version_option(package_name="veille", help=tr("Afficher la version et quitter.", "Show the version and exit."))
+              help=tx("SQLite database (default from sources.yaml, or $VEILLE_DB; without a configuration "
+                     "data/veille.db under the current folder)."))
+@click.option("-v", "--verbose", count=True, help=tx("More log lines on stderr (-vv for debug)."))
+@click.version_option(package_name="veille", help=tx("Show the version and exit."))
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: int) -> None:
     """veille: veille marchés et concurrents / market and competitor watch.
@@ -176,17 +170,13 @@ def main(ctx: click.Context, config_path: str | None, db_path: str | None, verbo
 
 @main.command()
 @click.option("--source", "source_ids", multiple=True, metavar="ID",
-              help=tr("Seulement cette source (répétable).", "Only this source (repeatable)."))
+              help=tx("Only this source (repeatable)."))
 @click.option("--url", "urls", multiple=True, metavar="URL",
-              help=tr("Flux ponctuel hors configuration (origine adhoc) ; marche sans sources.yaml.",
-                      "Ad-hoc feed not in the configuration (origin adhoc); works without a sources.yaml."))
+              help=tx("Ad-hoc feed not in the configuration (origin adhoc); works without a sources.yaml."))
 @click.option("--follow", metavar="SELECTOR",
-              help=tr("Avec --url : la lire comme une page de liste et suivre les liens d'articles que ce "
-                      "sélecteur CSS (ou XPath) désigne.",
-                      "With --url: crawl it as a listing page and follow the article links this CSS (or XPath) "
-                      "selector matches."))
-@click.option("--no-classify", is_flag=True, help=tr("Enregistrer seulement ; classer plus tard.",
-                                                     "Store only; leave classification for later."))
+              help=tx("With --url: crawl it as a listing page and follow the article links this CSS (or XPath) "
+                     "selector matches."))
+@click.option("--no-classify", is_flag=True, help=tx("Store only; leave classification for later."))
 @format_option
 @click.pass_obj
 @handle_errors
@@ -205,38 +195,35 @@ def collect(obj: Context, source_ids: tuple[str, ...], urls: tuple[str, ...], fo
       veille collect --url https://example.org/news/ --follow "article h2 a"
     """
     if follow and not urls:
-        raise UsageError(tr("--follow s'emploie avec --url (la page de liste à parcourir)",
-                            "--follow goes with --url (the listing page to crawl)"))
+        raise UsageError(tx("--follow goes with --url (the listing page to crawl)"))
     # Ad-hoc URLs alone need no watch configuration; named sources do.
     config = obj.config_or_defaults() if urls and not source_ids else obj.config
     with obj.store() as store, stopped_by_signals():
         total = len(source_ids) + len(urls) if (source_ids or urls) else len(config.sources)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
-            task = bar.add_task(tr("collecte", "collecting"), total=total)
+            task = bar.add_task(tx("collecting"), total=total)
             try:
                 report = run_collect(config, store, source_ids, urls, follow=follow,
                                      progress=lambda o: bar.update(task, advance=1, description=o.source_id))
             except KeyboardInterrupt:
                 bar.stop()
-                err.print(tr("Collecte interrompue : les robots en cours sont arrêtés et notés « stopped » "
-                             "(veille sources list) ; les articles déjà enregistrés sont gardés.",
-                             "Collection interrupted: the running crawls were stopped and recorded as 'stopped' "
-                             "(veille sources list); items already stored are kept."), markup=False)
+                err.print(tx("Collection interrupted: the running crawls were stopped and recorded as 'stopped' "
+                            "(veille sources list); items already stored are kept."), markup=False)
                 raise
         if not no_classify and (report.new or report.updated):
             from watch.cli_nlp import run_classification
 
             classified = run_classification(config, store, console=err)
-            err.print(tr(f"{classified.classified} article(s) classé(s)", f"{classified.classified} item(s) classified"))
+            err.print(tx("{classified} item(s) classified", classified=classified.classified))
     rows = [{"source": o.source_id, "outcome": o.outcome, "http": o.http_status, "pages": o.pages, "entries": o.entries,
              "new": o.new, "updated": o.updated, "ms": o.duration_ms, "problem": o.error or o.warning}
             for o in report.outcomes]
-    emit(rows, fmt, title=tr("Collecte", "Collection"), table_columns=("source", "outcome", "new", "updated", "problem"))
-    err.print(counted(report.new, "nouvel article", "nouveaux articles", "new item", "new items") + ", "
-              + counted(report.updated, "mis à jour", "mis à jour", "updated", "updated") + ", "
-              + counted(len(report.failed), "source en échec", "sources en échec", "source failed", "sources failed")
-              + tr(f" ; base : {store.path}", f"; database: {store.path}"), markup=False)
+    emit(rows, fmt, title=tx("Collection"), table_columns=("source", "outcome", "new", "updated", "problem"))
+    err.print(tx_n("{n} new item", "{n} new items", report.new) + ", "
+              + tx_n("{n} updated", "{n} updated", report.updated) + ", "
+              + tx_n("{n} source failed", "{n} sources failed", len(report.failed))
+              + tx("; database: {path}", path=store.path), markup=False)
     sys.exit(1 if report.failed else 0)
 
 
@@ -291,14 +278,12 @@ def sources_check(obj: Context) -> None:
     config = obj.config
     problems, warnings = source_rules(config)
     for warning in warnings:
-        click.echo(tr("Attention : ", "Warning: ") + str(warning), err=True)
+        click.echo(tx("Warning: ") + str(warning), err=True)
     if problems:
         raise ConfigError(problems)
     counts = {k: len(getattr(config, k)) for k in ("themes", "competitors", "sources", "audiences")}
-    click.echo(tr(f"{config.path} est valide : {counts['themes']} thèmes, {counts['competitors']} concurrents, "
-                  f"{counts['sources']} sources, {counts['audiences']} audiences.",
-                  f"{config.path} is valid: {counts['themes']} themes, {counts['competitors']} competitors, "
-                  f"{counts['sources']} sources, {counts['audiences']} audiences."))
+    click.echo(tx("{path} is valid: {themes} themes, {competitors} competitors, {sources} sources, {audiences} "
+                 "audiences.", path=config.path, themes=counts['themes'], competitors=counts['competitors'], sources=counts['sources'], audiences=counts['audiences']))
 
 
 @sources.command("reset")
@@ -316,27 +301,22 @@ def sources_reset(obj: Context, source_ids: tuple[str, ...]) -> None:
         require_sources(list(source_ids), obj.config_if_any(), store)
         for source_id in source_ids:
             if not store.reset_source(source_id):
-                raise UsageError(tr(f"source {source_id!r} inconnue de la base", f"source {source_id!r} not in the database"))
-            click.echo(tr(f"{source_id} : remise à zéro, collectée en entier au prochain passage",
-                          f"{source_id}: reset, fetched in full at the next run"))
+                raise UsageError(tx("source {source_id!r} not in the database", source_id=source_id))
+            click.echo(tx("{source_id}: reset, fetched in full at the next run", source_id=source_id))
 
 
 @sources.command("add")
 @click.argument("url")
-@click.option("--id", "source_id", metavar="ID", help=tr("Identifiant de la source (défaut : d'après le titre du flux).",
-                                                         "Source id (default: from the feed's title)."))
+@click.option("--id", "source_id", metavar="ID", help=tx("Source id (default: from the feed's title)."))
 @click.option("--type", "source_type", default="press", show_default=True,
               type=click.Choice(["press", "trade-press", "competitor", "institutional", "blog", "social", "field"]),
-              help=tr("Type de la source.", "Type of the source."))
+              help=tx("Type of the source."))
 @click.option("--reliability", default="F", show_default=True, type=click.Choice(list("ABCDEF")),
-              help=tr("Note de fiabilité (code de l'Amirauté ; F = impossible à juger pour l'instant).",
-                      "Admiralty grade of the source (F = cannot be judged yet)."))
-@click.option("--language", metavar="CODE", help=tr("Langue de la source (défaut : celle que le flux déclare, sinon "
-                                                    "détectée dans ses articles).",
-                                                    "Language of the source (default: the one the feed declares, "
-                                                    "else detected from its entries)."))
+              help=tx("Admiralty grade of the source (F = cannot be judged yet)."))
+@click.option("--language", metavar="CODE", help=tx("Language of the source (default: the one the feed declares, "
+                                                   "else detected from its entries)."))
 @click.option("--theme", "themes", multiple=True, metavar="ID",
-              help=tr("Thème couvert par la source (répétable).", "Theme id this source covers (repeatable)."))
+              help=tx("Theme id this source covers (repeatable)."))
 @click.pass_obj
 @handle_errors
 def sources_add(obj: Context, url: str, source_id: str | None, source_type: str, reliability: str,
@@ -357,16 +337,15 @@ def sources_add(obj: Context, url: str, source_id: str | None, source_type: str,
     entry = config_mod.append_source(config.path, feed_url, parsed.title, chosen.language,
                                      source_id=source_id, source_type=source_type, reliability=reliability,
                                      themes=list(themes), entries=len(parsed.entries))
-    entries = counted(len(parsed.entries), "article", "articles", "entry", "entries")
-    click.echo(tr(f"Source {entry!r} ajoutée à {config.path} : {feed_url} ({entries}, langue {chosen.language} "
-                  f"{chosen.how_fr}). Compléter la fiabilité, le pays et la légitimité.",
-                  f"Source {entry!r} added to {config.path}: {feed_url} ({entries}, language {chosen.language} "
-                  f"{chosen.how_en}). Fill in reliability, country and legitimacy."))
+    entries = tx_n("{n} entry", "{n} entries", len(parsed.entries))
+    click.echo(tx("Source {entry!r} added to {path}: {feed_url} ({entries}, language {language} {how}). "
+                  "Fill in reliability, country and legitimacy.", entry=entry, path=config.path, feed_url=feed_url,
+                  entries=entries, language=chosen.language, how=chosen.how))
 
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help=tr("Écraser un sources.yaml existant.", "Overwrite an existing sources.yaml."))
+@click.option("--force", is_flag=True, help=tx("Overwrite an existing sources.yaml."))
 @handle_errors
 def init(directory: Path, force: bool) -> None:
     """Écrire une configuration de départ commentée / write a commented starter configuration.
@@ -376,8 +355,7 @@ def init(directory: Path, force: bool) -> None:
       veille init ma-veille && cd ma-veille && veille sources check
     """
     target = config_mod.write_starter(directory, force=force)
-    click.echo(tr(f"Configuration écrite : {target}. L'adapter, puis `veille sources check`.",
-                  f"Configuration written: {target}. Adapt it, then run `veille sources check`."))
+    click.echo(tx("Configuration written: {target}. Adapt it, then run `veille sources check`.", target=target))
 
 
 DEMO_DIGESTS = ("direction", "marketing", "rd", "partners")
@@ -394,13 +372,11 @@ def _latest_by_origin(items: list[dict]) -> list[dict]:
 
 
 @main.command()
-@click.option("--serve", is_flag=True, help=tr("Garder le serveur de démonstration ouvert (Ctrl-C l'arrête).",
-                                              "Keep the demo server running (Ctrl-C stops it)."))
+@click.option("--serve", is_flag=True, help=tx("Keep the demo server running (Ctrl-C stops it)."))
 @click.option("--port", type=int, default=8765, show_default=True,
-              help=tr("Port souhaité sur 127.0.0.1.", "Preferred port on 127.0.0.1."))
+              help=tx("Preferred port on 127.0.0.1."))
 @click.option("--smtp", metavar="HOST:PORT",
-              help=tr("Envoyer aussi les quatre bulletins de démonstration à ce serveur SMTP (sans TLS ni compte).",
-                      "Also send the four demo digests to this SMTP server (no TLS, no login)."))
+              help=tx("Also send the four demo digests to this SMTP server (no TLS, no login)."))
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
@@ -424,14 +400,11 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     from watch.offline import import_notes
 
     if smtp and not re.fullmatch(r"[\w.-]+:\d{1,5}", smtp):
-        raise UsageError(tr(f"--smtp {smtp!r} : écrire HÔTE:PORT, par exemple 127.0.0.1:8025",
-                            f"--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025"))
+        raise UsageError(tx("--smtp {smtp!r}: write HOST:PORT, for example 127.0.0.1:8025", smtp=smtp))
     written = demo_config(obj.config_path)
     if written:
-        err.print(tr(f"Configuration du secteur de démonstration copiée dans {written} : les commandes suivantes la "
-                     "lisent depuis ce dossier.",
-                     f"The demo sector's configuration was copied to {written}: the next commands read it from this "
-                     "folder."), markup=False)
+        err.print(tx("The demo sector's configuration was copied to {written}: the next commands read it from "
+                    "this folder.", written=written), markup=False)
     # The demo's pricing page moves to its next revision once the database has seen it, so that the second run
     # shows a page change. Read with a throwaway context: the configuration's URLs are not known yet.
     with Context(obj.config_path, obj.db_path).store() as store:
@@ -440,12 +413,12 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
     with server:
         # The demo configuration writes its URLs ${VEILLE_DEMO_URL:-http://127.0.0.1:8765}/...
         os.environ["VEILLE_DEMO_URL"] = server.base_url
-        err.print(tr(f"Serveur de démonstration : {server.base_url}", f"Demo server: {server.base_url}"))
+        err.print(tx("Demo server: {base_url}", base_url=server.base_url))
         config = obj.config
         with obj.store() as store:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                           transient=True) as bar:
-                task = bar.add_task(tr("collecte", "collecting"), total=len(config.sources))
+                task = bar.add_task(tx("collecting"), total=len(config.sources))
                 report = run_collect(config, store, progress=lambda o: bar.update(task, advance=1))
             notes = import_notes(config, store, dated_field_notes(store.path.parent), "demo")
             from watch.cli_nlp import run_classification
@@ -458,41 +431,34 @@ def demo(obj: Context, serve: bool, port: int, smtp: str | None) -> None:
                        if o.new and config.source(o.source_id).kind == "page"]
         rows = [{"source": o.source_id, "outcome": o.outcome, "entries": o.entries, "new": o.new,
                  "updated": o.updated, "problem": o.error or o.warning} for o in report.outcomes]
-        emit(rows, "table", title=tr("Collecte du secteur de démonstration", "Demo sector collection"),
+        emit(rows, "table", title=tx("Demo sector collection"),
              table_columns=("source", "outcome", "new", "problem"))
         emit([{"date": r["published_at"][:10], "source": r["source"], "title": r["title"][:80]} for r in latest],
-             "table", title=tr("Derniers articles", "Latest items"))
-        emit(by_origin, "table", title=tr("Par origine (flux, robot, …)", "By origin (feed, spider, …)"))
+             "table", title=tx("Latest items"))
+        emit(by_origin, "table", title=tx("By origin (feed, spider, …)"))
         for change in changes:
-            click.echo(tr("Changement de page détecté", "Page change detected") + f" ({change['source']}) : "
+            click.echo(tx("Page change detected") + f" ({change['source']}) : "
                        + plain(f"{change['title']}\n{change['text']}\n"))
         new_notes = notes.count("new") + notes.count("updated")
         kept = len(notes.rows) - new_notes
-        click.echo(tr(f"Notes de terrain : {counted_fr(new_notes, 'importée', 'importées')} de {notes.file} "
-                      f"({counted_fr(kept, 'déjà présente', 'déjà présentes')}) ; veille items --source salons",
-                      f"Field notes: {new_notes} imported from {notes.file} ({kept} already there); "
-                      "veille items --source salons"))
+        click.echo(tx("Field notes: {imported} from {file} ({kept}); veille items --source salons",
+                      imported=tx_n("{n} imported", "{n} imported", new_notes), file=notes.file,
+                      kept=tx_n("{n} already there", "{n} already there", kept)))
         report_new = report.new + notes.count("new")
-        click.echo(", ".join((counted(report_new, "nouvel article", "nouveaux articles", "new item", "new items"),
-                              counted(report.updated, "mis à jour", "mis à jour", "updated", "updated"),
-                              counted(classified.classified, "classé", "classés", "classified", "classified")))
-                   + tr(f" ; {counted(counts['items'], 'article', 'articles', 'item', 'items')} de "
-                        f"{counted(counts['sources'], 'source', 'sources', 'source', 'sources')} dans {store.path}\n"
-                        "Ensuite : veille items --published 7d · veille items --search rachat · veille sources list",
-                        f"; {counted(counts['items'], 'article', 'articles', 'item', 'items')} from "
-                        f"{counted(counts['sources'], 'source', 'sources', 'source', 'sources')} in {store.path}\n"
-                        "Next: veille items --published 7d · veille items --search acquisition · veille sources list"))
+        click.echo(", ".join((tx_n("{n} new item", "{n} new items", report_new),
+                              tx_n("{n} updated", "{n} updated", report.updated),
+                              tx_n("{n} classified", "{n} classified", classified.classified)))
+                   + tx("; {counted} from {counted2} in {path}\nNext: veille items --published 7d · veille items "
+                       "--search acquisition · veille sources list", counted=tx_n("{n} item", "{n} items", counts['items']), counted2=tx_n("{n} source", "{n} sources", counts['sources']), path=store.path))
         _demo_digests(obj, smtp)
         if serve:
-            err.print(tr(f"Le serveur reste ouvert sur {server.base_url} (Ctrl-C pour arrêter). Dans un autre terminal : "
-                         f"export VEILLE_DEMO_URL={server.base_url}",
-                         f"The server stays up on {server.base_url} (Ctrl-C stops it). In another terminal: "
-                         f"export VEILLE_DEMO_URL={server.base_url}"), markup=False)
+            err.print(tx("The server stays up on {base_url} (Ctrl-C stops it). In another terminal: export "
+                        "VEILLE_DEMO_URL={base_url}", base_url=server.base_url), markup=False)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
-                err.print(tr("Serveur arrêté.", "Server stopped."))
+                err.print(tx("Server stopped."))
     sys.exit(1 if report.failed else 0)
 
 
@@ -506,10 +472,9 @@ def _demo_digests(obj: Context, smtp: str | None) -> None:
             os.environ["VEILLE_SMTP_URL"] = f"smtp://{smtp}"
             report = run_digests(config, store, list(DEMO_DIGESTS))
             emit([{"audience": r.audience, "period": r.period, "status": r.status, "items": r.items, "sent": r.sent,
-                   "error": r.error} for r in report.results], "table", title=tr("Bulletins envoyés", "Digests sent"))
+                   "error": r.error} for r in report.results], "table", title=tx("Digests sent"))
         paths = [preview_digest(config, store, audience_id) for audience_id in DEMO_DIGESTS]
-    click.echo(tr("Bulletins de démonstration (à ouvrir dans un navigateur) :",
-                  "Demo digests (open them in a browser):"))
+    click.echo(tx("Demo digests (open them in a browser):"))
     for shown in paths:
         click.echo(f"  {shown.path}")
 

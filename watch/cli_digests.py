@@ -13,7 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.output import FORMATS, emit, raw_option, wide_option
 
 RESULT_COLUMNS = ("audience", "period", "status", "items", "sent", "pending", "failed", "suppressed", "error", "path")
@@ -33,17 +33,15 @@ def _result_rows(report) -> list[dict]:
 
 def _say_where_it_went(report, err) -> None:
     if report.dry_run:
-        err.print(tr("Essai à blanc : rien n'a été enregistré ni envoyé.", "Dry run: nothing was stored or sent."))
+        err.print(tx("Dry run: nothing was stored or sent."))
     elif report.smtp is None:
         written = [str(p) for r in report.results for p in r.eml]
-        err.print(tr("VEILLE_SMTP_URL n'est pas défini : rien n'a été envoyé, les envois restent en attente. "
-                     "Bulletins écrits dans l'archive (.html et .eml) :",
-                     "VEILLE_SMTP_URL is not set: nothing was sent, deliveries stay pending. "
-                     "Briefs written to the archive (.html and .eml):"), markup=False)
+        err.print(tx("VEILLE_SMTP_URL is not set: nothing was sent, deliveries stay pending. Briefs written to "
+                    "the archive (.html and .eml):"), markup=False)
         for path in [str(r.path) for r in report.results if r.path] + written:
             err.print(f"  {path}", markup=False, highlight=False)
     else:
-        err.print(tr(f"Serveur SMTP : {report.smtp}", f"SMTP server: {report.smtp}"), markup=False)
+        err.print(tx("SMTP server: {smtp}", smtp=report.smtp), markup=False)
     for result in report.results:
         if result.error and result.error != "night":
             err.print(f"{result.audience}: {result.error}", markup=False, highlight=False)
@@ -63,10 +61,9 @@ def digest() -> None:
 
 
 @digest.command()
-@click.option("--audience", "audience_id", required=True, metavar="ID", help=tr("Identifiant d'audience de sources.yaml.",
-                      "Audience id from sources.yaml."))
-@click.option("--period", metavar="PERIOD", help=tr("Semaine ISO (2026-W47) ou jour (2026-11-23) ; défaut : la période en cours.",
-                      "ISO week (2026-W47) or day (2026-11-23); default: the current one."))
+@click.option("--audience", "audience_id", required=True, metavar="ID", help=tx("Audience id from sources.yaml."))
+@click.option("--period", metavar="PERIOD", help=tx("ISO week (2026-W47) or day (2026-11-23); default: the "
+                                                   "current one."))
 @click.pass_obj
 def preview(obj, audience_id: str, period: str | None) -> None:
     """Aperçu d'un bulletin / preview a digest: write its HTML and print the path (nothing is marked delivered).
@@ -86,20 +83,16 @@ def preview(obj, audience_id: str, period: str | None) -> None:
         config = obj.config
         with obj.store() as store:
             shown = preview_digest(config, store, audience_id, period)
-        err.print(tr(f"{audience_id} {shown.period} : {shown.items} article(s)"
-                     f"{' (bulletin déjà construit)' if shown.stored else ''}",
-                     f"{audience_id} {shown.period}: {shown.items} item(s)"
-                     f"{' (digest already built)' if shown.stored else ''}"), markup=False)
+        err.print(tx("{audience_id} {period}: {items} item(s)", audience_id=audience_id, period=shown.period,
+                     items=shown.items) + (tx(" (digest already built)") if shown.stored else ""), markup=False)
         click.echo(str(shown.path))
 
     run()
 
 
 @digest.command()
-@click.option("--audience", "audience_ids", multiple=True, metavar="ID", help=tr("Seulement cette audience (répétable).",
-                      "Only this audience (repeatable)."))
-@click.option("--dry-run", is_flag=True, help=tr("Sélectionner et compter ; ne rien enregistrer, archiver ni envoyer.",
-                      "Select and count; store, archive and send nothing."))
+@click.option("--audience", "audience_ids", multiple=True, metavar="ID", help=tx("Only this audience (repeatable)."))
+@click.option("--dry-run", is_flag=True, help=tx("Select and count; store, archive and send nothing."))
 @_format_option()
 @click.pass_obj
 def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
@@ -125,12 +118,12 @@ def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
         with obj.store() as store:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                           transient=True) as bar:
-                task = bar.add_task(tr("bulletins", "digests"), total=len(audience_ids or config.audiences))
+                task = bar.add_task(tx("digests"), total=len(audience_ids or config.audiences))
                 report = run_digests(config, store, list(audience_ids) or None, send=not dry_run,
                                      progress=lambda done, total, name: bar.update(task, completed=done, description=name))
         emit(_result_rows(report), fmt,
              table_columns=("audience", "period", "status", "items", "sent", "pending", "failed", "error"),
-             title=tr("Bulletins", "Digests"))
+             title=tx("Digests"))
         _say_where_it_went(report, err)
         sys.exit(_exit_code(report))
 
@@ -138,10 +131,8 @@ def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
 
 
 @digest.command("list")
-@click.option("--audience", "audience_id", metavar="ID", help=tr("Seulement cette audience.",
-                      "Only this audience."))
-@click.option("--alerts", is_flag=True, help=tr("Lister les alertes du jour au lieu des bulletins.",
-                      "List same-day alerts instead of digests."))
+@click.option("--audience", "audience_id", metavar="ID", help=tx("Only this audience."))
+@click.option("--alerts", is_flag=True, help=tx("List same-day alerts instead of digests."))
 @_format_option()
 @click.pass_obj
 def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
@@ -170,18 +161,16 @@ def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
                                        "held_until", "last_error"),
              wide_columns=("id", "audience", "period", "cutoff", "status", "items", "sent", "pending", "uncertain",
                            "held_until", "failed", "sent_at", "last_error"),
-             empty=tr("Aucun bulletin construit pour l'instant : `veille digest send` les construit (sans serveur "
-                      "SMTP, dans l'archive).", "No digest built yet: `veille digest send` builds them (without an "
-                      "SMTP server, into the archive).") if not alerts else
-             tr("Aucune alerte envoyée pour l'instant.", "No alert sent yet."),
-             title=tr("Alertes" if alerts else "Bulletins", "Alerts" if alerts else "Digests"))
+             empty=tx("No digest built yet: `veille digest send` builds them (without an SMTP server, into the "
+                     "archive).") if not alerts else
+             tx("No alert sent yet."),
+             title=tx("Alerts") if alerts else tx("Digests"))
 
     run()
 
 
 @digest.command()
-@click.option("--dry-run", is_flag=True, help=tr("Compter les alertes dues ; ne rien enregistrer ni envoyer.",
-                      "Count the alerts due; store and send nothing."))
+@click.option("--dry-run", is_flag=True, help=tx("Count the alerts due; store and send nothing."))
 @_format_option()
 @click.pass_obj
 def alerts(obj, dry_run: bool, fmt: str) -> None:
@@ -203,7 +192,7 @@ def alerts(obj, dry_run: bool, fmt: str) -> None:
         with obj.store() as store:
             report = run_alerts(obj.config, store, send=not dry_run)
         emit(_result_rows(report), fmt, table_columns=("audience", "status", "items", "sent", "pending", "failed", "error"),
-             title=tr("Alertes", "Alerts"))
+             title=tx("Alerts"))
         _say_where_it_went(report, err)
         sys.exit(_exit_code(report))
 
@@ -224,11 +213,11 @@ def _suppression(obj, email: str, add: bool) -> None:
         with obj.store() as store:
             changed = store.suppress(address) if add else store.unsuppress(address)
         if add:
-            click.echo(tr(f"{address} : {'ajoutée à' if changed else 'déjà dans'} la liste de suppression",
-                          f"{address}: {'added to' if changed else 'already on'} the suppression list"))
+            click.echo(tx("{address}: added to the suppression list", address=address) if changed
+                       else tx("{address}: already on the suppression list", address=address))
         else:
-            click.echo(tr(f"{address} : {'retirée de' if changed else 'absente de'} la liste de suppression",
-                          f"{address}: {'removed from' if changed else 'not on'} the suppression list"))
+            click.echo(tx("{address}: removed from the suppression list", address=address) if changed
+                       else tx("{address}: not on the suppression list", address=address))
 
     run()
 

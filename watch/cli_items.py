@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 
 from nlp.score import render_reasons, taxonomy_names
-from watch.cli_support import counted, counted_fr, require_sources
+from watch.cli_support import require_sources
 from watch.errors import ConfigError
-from watch.i18n import tr, user_language
+from watch.i18n import tx, tx_n, user_language
 from watch.output import emit, format_option
 
 ITEM_FIELDS = ("id", "source", "sources", "url", "canonical_url", "title", "summary", "text", "lang", "author",
@@ -38,17 +38,13 @@ def _display_names(obj) -> dict[str, str]:
 
 @click.group(invoke_without_command=True)
 @click.option("--since", metavar="WHEN",
-              help=tr("Vus pour la première fois (collectés) depuis 7d, 12h, 2w ou une date (2026-11-01).",
-                      "First seen (collected) since 7d, 12h, 2w or a date (2026-11-01)."))
+              help=tx("First seen (collected) since 7d, 12h, 2w or a date (2026-11-01)."))
 @click.option("--published", metavar="WHEN",
-              help=tr("Publiés depuis 7d, 12h, 2w ou une date (2026-11-01).",
-                      "Published since 7d, 12h, 2w or a date (2026-11-01)."))
-@click.option("--source", metavar="ID", help=tr("Articles portés par cette source.", "Items carried by this source."))
-@click.option("--search", metavar="TEXT", help=tr("Recherche plein texte, accents ignorés (rachete trouve rachète).",
-                                                  "Full-text search, accents ignored (rachete finds rachète)."))
+              help=tx("Published since 7d, 12h, 2w or a date (2026-11-01)."))
+@click.option("--source", metavar="ID", help=tx("Items carried by this source."))
+@click.option("--search", metavar="TEXT", help=tx("Full-text search, accents ignored (rachete finds rachète)."))
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help=tr(f"Au plus ce nombre d'articles (tableau : {TABLE_LIMIT}).",
-                      f"At most this many items (table: {TABLE_LIMIT})."))
+              help=tx("At most this many items (table: {table_limit}).", table_limit=TABLE_LIMIT))
 @format_option
 @click.pass_context
 def items(ctx: click.Context, since: str | None, published: str | None, source: str | None, search: str | None,
@@ -101,22 +97,22 @@ def _list_items(obj, since: str | None, published: str | None, source: str | Non
             row["why"] = render_reasons(row["reasons"], user_language(), names) if row["reasons"] else ""
         emit(rows, fmt, columns=ITEM_FIELDS)
     if total is not None:
-        err.print(tr(f"Liste coupée à {counted_fr(cut, 'article', 'articles')} sur {total} (les plus récemment "
-                     f"publiés) ; --limit {total} (ou --format json) pour tout voir.",
-                     f"List cut at {cut} of {total} items (the most recently published); --limit {total} (or "
-                     "--format json) to see them all."), markup=False)
+        err.print(tx_n("List cut at {n} of {total} items (the most recently published); --limit {total} (or "
+                       "--format json) to see them all.",
+                       "List cut at {n} of {total} items (the most recently published); --limit {total} (or "
+                       "--format json) to see them all.", cut, total=total), markup=False)
 
 
 def _items_said(count: int, first_seen: datetime | None, published: datetime | None) -> str:
     """What the list holds and on which time it was filtered: collection and publication are different clocks."""
-    said = counted(count, "article", "articles", "item", "items")
-    agreed = "s" if count >= 2 else ""
+    said = tx_n("{n} item", "{n} items", count)
+    # The French participle agrees with the count ("1 article vu", "3 articles vus"): a plural form each.
     if first_seen:
-        said += tr(f" vu{agreed} pour la première fois depuis le {_day(first_seen)} (date de collecte ; "
-                   "--published filtre sur la date de publication)",
-                   f" first seen since {_day(first_seen)} (collection time; --published filters on publication time)")
+        said += tx_n(" first seen since {day} (collection time; --published filters on publication time)",
+                     " first seen since {day} (collection time; --published filters on publication time)", count,
+                     day=_day(first_seen))
     if published:
-        said += tr(f", publié{agreed} depuis le {_day(published)}", f", published since {_day(published)}")
+        said += tx_n(", published since {day}", ", published since {day}", count, day=_day(published))
     return said
 
 
@@ -124,15 +120,13 @@ def _no_items(everything: int | None, source: str | None, first_seen: datetime |
               search: str | None, database: Path) -> str:
     """Why the list is empty: an empty database, or the filters that left nothing."""
     if not everything:
-        return tr(f"Aucun article : la base {database} est vide ; `veille collect` (ou `veille demo`) la remplit.",
-                  f"No item: the database {database} is empty; `veille collect` (or `veille demo`) fills it.")
+        return tx("No item: the database {database} is empty; `veille collect` (or `veille demo`) fills it.", database=database)
     asked = [part for part in (
-        source and tr(f"source {source}", f"source {source}"),
-        first_seen and tr(f"vus depuis le {_day(first_seen)}", f"first seen since {_day(first_seen)}"),
-        published and tr(f"publiés depuis le {_day(published)}", f"published since {_day(published)}"),
-        search and tr(f"recherche « {search} »", f"search \"{search}\"")) if part]
-    return tr(f"Aucun article ne répond à : {', '.join(asked)} ({everything} en base).",
-              f"No item matches: {', '.join(asked)} ({everything} in the database).")
+        source and tx("source {source}", source=source),
+        first_seen and tx("first seen since {day}", day=_day(first_seen)),
+        published and tx("published since {day}", day=_day(published)),
+        search and tx('search "{search}"', search=search)) if part]
+    return tx("No item matches: {asked} ({everything} in the database).", asked=', '.join(asked), everything=everything)
 
 
 def _day(when: datetime) -> str:

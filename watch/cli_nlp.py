@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from watch.config import Config, load_config
 from watch.errors import ConfigError, UsageError
-from watch.i18n import tr
+from watch.i18n import tx, tx_n
 from watch.output import emit, raw_option, wide_option
 
 
@@ -24,7 +24,7 @@ def run_classification(config: Config, store, *, since=None, everything=False, c
     """Classify with a progress bar on stderr; used by `veille classify` and after `veille collect`."""
     from nlp.stage import classify
 
-    with Progress(TextColumn(tr("classement", "classifying")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(tx("classifying")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("", total=None)
         return classify(config, store, since=since, everything=everything,
@@ -51,8 +51,7 @@ def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = No
     try:
         stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(tr(f"{source} : lecture impossible ({exc.strerror})",
-                            f"{source}: cannot read ({exc.strerror})")) from None
+        raise UsageError(tx("{source}: cannot read ({strerror})", source=source, strerror=exc.strerror)) from None
     with stream:
         for number, line in enumerate(stream, 1):
             if not line.strip():
@@ -60,13 +59,12 @@ def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = No
             try:
                 row = json.loads(line)
                 if not isinstance(row, dict) or "id" not in row:
-                    raise ValueError(tr("objet JSON avec un champ id attendu", "a JSON object with an id is expected"))
+                    raise ValueError(tx("a JSON object with an id is expected"))
                 for key in ("text", "title", "summary", "lang"):
                     if row.get(key) is not None and not isinstance(row[key], str):
-                        raise ValueError(tr(f"le champ {key} doit être une chaîne", f"field {key} must be a string"))
+                        raise ValueError(tx("field {key} must be a string", key=key))
             except ValueError as exc:
-                problem = UsageError(tr(f"{source}:{number}: ligne illisible ({exc})",
-                                        f"{source}:{number}: unreadable line ({exc})"))
+                problem = UsageError(tx("{source}:{number}: unreadable line ({exc})", source=source, number=number, exc=exc))
                 if on_error is None:
                     raise problem from None
                 on_error(problem)
@@ -78,9 +76,8 @@ def _read_inputs(source: str, on_error: Callable[[UsageError], None] | None = No
 
 
 @click.command()
-@click.option("--all", "everything", is_flag=True, help=tr("Reclasser tous les articles.", "Reclassify every item."))
-@click.option("--since", metavar="WHEN", help=tr("Reclasser les articles vus pour la première fois depuis 7d, 2w ou "
-                                                 "une date.", "Reclassify items first seen since 7d, 2w or a date."))
+@click.option("--all", "everything", is_flag=True, help=tx("Reclassify every item."))
+@click.option("--since", metavar="WHEN", help=tx("Reclassify items first seen since 7d, 2w or a date."))
 @click.pass_obj
 def classify(obj, everything: bool, since: str | None) -> None:
     """Classer les articles / classify items (labels, companies, score, stories).
@@ -99,9 +96,7 @@ def classify(obj, everything: bool, since: str | None) -> None:
     def run() -> None:
         with obj.store() as store:
             report = run_classification(obj.config, store, since=parse_since(since), everything=everything, console=err)
-        click.echo(tr(f"{report.classified} article(s) classé(s), {report.scored} noté(s), {report.stories} histoire(s) "
-                      "à plusieurs sources", f"{report.classified} item(s) classified, {report.scored} scored, "
-                      f"{report.stories} multi-source stories"))
+        click.echo(tx("{classified} item(s) classified, {scored} scored, {stories} multi-source stories", classified=report.classified, scored=report.scored, stories=report.stories))
 
     run()
 
@@ -109,7 +104,7 @@ def classify(obj, everything: bool, since: str | None) -> None:
 @click.command()
 @click.argument("item_id", type=int)
 @click.argument("label")
-@click.option("--remove", is_flag=True, help=tr("L'étiquette est fausse : la retirer.", "The label is wrong: remove it."))
+@click.option("--remove", is_flag=True, help=tx("The label is wrong: remove it."))
 @click.pass_obj
 def label(obj, item_id: int, label: str, remove: bool) -> None:
     """Corriger une étiquette / correct a label (kept, and used by `veille nlp train`).
@@ -129,16 +124,16 @@ def label(obj, item_id: int, label: str, remove: bool) -> None:
             import difflib
 
             close = difflib.get_close_matches(label, list(axes), n=1)
-            raise UsageError(tr(f"étiquette inconnue {label!r}", f"unknown label {label!r}")
-                             + (tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else ""))
+            raise UsageError(tx("unknown label {label!r}", label=label)
+                             + (tx(" (did you mean {close!r}?)", close=close[0]) if close else ""))
         with obj.store() as store:
             if not store.correct_label(item_id, label, axes[label], remove=remove):
-                raise UsageError(tr(f"aucun article {item_id}", f"no item {item_id}"))
+                raise UsageError(tx("no item {item_id}", item_id=item_id))
             from nlp.stage import rescore
 
             rescore(obj.config, store, also=[item_id])  # the item's score and "why" follow the corrected label at once
-        click.echo(tr(f"Article {item_id} : {label} {'retirée' if remove else 'ajoutée'}",
-                      f"Item {item_id}: {label} {'removed' if remove else 'added'}"))
+        click.echo(tx("Item {item_id}: {label} removed", item_id=item_id, label=label) if remove
+                   else tx("Item {item_id}: {label} added", item_id=item_id, label=label))
 
     run()
 
@@ -179,8 +174,7 @@ def nlp_classify(obj, source: str) -> None:
         for analysis in classify_texts(inputs, config):
             click.echo(json.dumps(analysis.as_json(), ensure_ascii=False))
         if problems:
-            click.echo(tr(f"{len(problems)} ligne(s) ignorée(s), les autres sont classées",
-                          f"{len(problems)} line(s) skipped, the others were classified"), err=True)
+            click.echo(tx("{n_problems} line(s) skipped, the others were classified", n_problems=len(problems)), err=True)
             sys.exit(1)
 
     run()
@@ -238,8 +232,7 @@ def nlp_cluster(obj, source: str) -> None:
 
 @nlp.command("train")
 @click.option("--epochs", type=click.IntRange(1, 100), default=None,
-              help=tr("Passes d'entraînement sur les exemples (par défaut 8, celles du modèle livré).",
-                      "Training passes over the examples (default 8, those of the shipped model)."))
+              help=tx("Training passes over the examples (default 8, those of the shipped model)."))
 @click.pass_obj
 def nlp_train(obj, epochs: int | None) -> None:
     """Réentraîner le modèle / retrain the model from nlp/train plus analysts' corrections.
@@ -264,8 +257,7 @@ def nlp_train(obj, epochs: int | None) -> None:
 
         config = _optional_config(obj.config_path)
         train(examples + corrected, out, Pipelines(competitors_of(config)), epochs=epochs or EPOCHS)
-        click.echo(tr(f"Modèle entraîné sur {len(examples)} exemples + {len(corrected)} corrections : {out}",
-                      f"Model trained on {len(examples)} examples + {len(corrected)} corrections: {out}"))
+        click.echo(tx("Model trained on {n_examples} examples + {n_corrected} corrections: {out}", n_examples=len(examples), n_corrected=len(corrected), out=out))
 
     run()
 
@@ -275,8 +267,7 @@ def nlp_train(obj, epochs: int | None) -> None:
               help="table | json | csv")
 @raw_option
 @click.option("--real/--no-real", default=True, show_default=True,
-              help=tr("Mesurer aussi sur la presse réelle du corpus partagé (VEILLE_NEWS_CORPUS), s'il est là.",
-                      "Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there."))
+              help=tx("Also measure on the real news of the shared corpus (VEILLE_NEWS_CORPUS), when it is there."))
 @click.pass_obj
 def nlp_eval(obj, fmt: str, real: bool) -> None:
     """Évaluer sur nlp/dev et sur de la presse réelle / evaluate on the dev set and on real news; exit 1 below the
@@ -305,13 +296,13 @@ def nlp_eval(obj, fmt: str, real: bool) -> None:
                    "passed": report.passed}
         passed = report.passed
         if real and corpus_folder().is_dir():
-            with err.status(tr("mesure sur la presse réelle…", "measuring on real news…")) as status:
+            with err.status(tx("measuring on real news…")) as status:
                 found = measure(classifier, progress=lambda name: status.update(name))
-            emit(found.rows, fmt, title=tr(f"presse réelle ({corpus_folder()})", f"real news ({corpus_folder()})"))
+            emit(found.rows, fmt, title=tx("real news ({corpus_folder})", corpus_folder=corpus_folder()))
             summary["real"] = {"figures": found.figures, "floors": found.floors, "below_floors": found.failures}
             passed = passed and not found.failures
         elif real:
-            summary["real"] = {"skipped": tr(f"{corpus_folder()} introuvable", f"{corpus_folder()} not found")}
+            summary["real"] = {"skipped": tx("{corpus_folder} not found", corpus_folder=corpus_folder())}
         summary["passed"] = passed
         click.echo(json.dumps(summary, ensure_ascii=False), err=fmt != "table")
         sys.exit(0 if passed else 1)
@@ -321,14 +312,11 @@ def nlp_eval(obj, fmt: str, real: bool) -> None:
 
 @click.command()
 @click.option("--weeks", "baseline", type=click.IntRange(2, 52), default=8, show_default=True,
-              help=tr("Semaines précédentes auxquelles la semaine en cours est comparée.",
-                      "Trailing weeks the current week is compared with."))
+              help=tx("Trailing weeks the current week is compared with."))
 @click.option("--min-count", type=click.IntRange(1), default=3, show_default=True,
-              help=tr("Articles qu'il faut cette semaine à un terme pour être signalé.",
-                      "Items a term needs this week to be flagged."))
+              help=tx("Items a term needs this week to be flagged."))
 @click.option("--kind", type=click.Choice(["all", "phrase", "entity", "label"]), default="all", show_default=True,
-              help=tr("Tous, expressions (phrase), entreprises (entity) ou étiquettes (label).",
-                      "All, noun phrases, companies (entity) or labels."))
+              help=tx("All, noun phrases, companies (entity) or labels."))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table | json | csv")
 @raw_option
@@ -359,20 +347,31 @@ def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
                  "ratio": round(r.ratio, 1), "z": round(r.z, 1),
                  "weeks": sparkline(r.weeks) if fmt == "table" else list(r.weeks)} for r in rising]
         this_week = sum(1 for by_week in counts.values() if by_week.get(current))
-        # French nouns have a gender: "aucun terme", "aucune étiquette".
-        none, one, many, seen = {"all": ("aucun", "terme", "termes", "cités"),
-                                 "phrase": ("aucune", "expression", "expressions", "citées"),
-                                 "entity": ("aucune", "entreprise", "entreprises", "citées"),
-                                 "label": ("aucune", "étiquette", "étiquettes", "citées")}[kind]
-        noun_en = {"all": "term", "phrase": "phrase", "entity": "company", "label": "label"}[kind]
-        why = tr(f"{none.capitalize()} {one} en hausse en semaine {current} : {this_week} "
-                 f"{one if this_week < 2 else many} {seen if this_week >= 2 else seen[:-1]} cette semaine, {none} au "
-                 f"moins {min_count} fois et deux fois plus qu'en moyenne sur les {baseline} semaines précédentes "
-                 "(--min-count et --weeks changent ces seuils).",
-                 f"No rising {noun_en} in week {current}: {this_week} mentioned this week, none at least "
-                 f"{min_count} times and twice as often as on average over the {baseline} previous weeks "
-                 "(--min-count and --weeks change these thresholds).")
-        emit(rows, fmt, title=tr(f"Termes en hausse, semaine {iso_week(now)}", f"Rising terms, week {iso_week(now)}"),
+        why = _no_rising(kind, this_week, current=current, min_count=min_count, baseline=baseline)
+        emit(rows, fmt, title=tx("Rising terms, week {iso_week}", iso_week=iso_week(now)),
              empty=why)
 
     run()
+
+
+def _no_rising(kind: str, this_week: int, **values) -> str:
+    """Why no term rose; one message per kind, since French nouns have a gender ("aucun terme", "aucune étiquette")."""
+    if kind == "all":
+        return tx_n("No rising term in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).",
+                    "No rising term in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).", this_week, **values)
+    if kind == "phrase":
+        return tx_n("No rising phrase in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).",
+                    "No rising phrase in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).", this_week, **values)
+    if kind == "entity":
+        return tx_n("No rising company in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).",
+                    "No rising company in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                    "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).", this_week, **values)
+    return tx_n("No rising label in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).",
+                "No rising label in week {current}: {n} mentioned this week, none at least {min_count} times and "
+                "twice as often as on average over the {baseline} previous weeks (--min-count and --weeks change these thresholds).", this_week, **values)

@@ -14,13 +14,13 @@ from pathlib import Path
 import click
 
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import ORIGINS
 from watch.output import emit, format_option
 
 entered_by_option = click.option("--entered-by", metavar="NAME",
-                                 help=tr("Qui la saisit (défaut $VEILLE_USER, sinon le nom de connexion) ; gardé comme provenance.",
-                      "Who enters it (default $VEILLE_USER, else the login name); kept as provenance."))
+                                 help=tx("Who enters it (default $VEILLE_USER, else the login name); kept as "
+                                        "provenance."))
 
 
 def _entered_by(value: str | None) -> str:
@@ -33,27 +33,18 @@ def _entered_by(value: str | None) -> str:
 
 
 @click.command("add")
-@click.option("--text", required=True, help=tr("L'observation ; `-` la lit sur l'entrée standard.",
-                      "The observation; `-` reads it from standard input."))
-@click.option("--source", "source_id", metavar="ID", help=tr("Source hors ligne (`kind: offline`) ; facultative quand il n'y en a qu'une.",
-                      "Offline source (`kind: offline`); optional when there is one."))
-@click.option("--author", metavar="NAME", help=tr("Qui a fait l'observation (défaut : qui la saisit).",
-                      "Who made the observation (default: who enters it)."))
-@click.option("--date", "when", metavar="DATE", help=tr("Date de l'observation, 2026-03-12 ou 12/03/2026 (défaut : aujourd'hui).",
-                      "Observation date, 2026-03-12 or 12/03/2026 (default: today)."))
-@click.option("--title", help=tr("Titre (défaut : la première phrase du texte).",
-                      "Title (default: the text's first sentence)."))
-@click.option("--theme", "themes", multiple=True, metavar="ID", help=tr("Identifiant de thème (répétable).",
-                      "Theme id (repeatable)."))
-@click.option("--competitor", metavar="ID", help=tr("Identifiant du concurrent dont parle la note.",
-                      "Competitor id the note is about."))
-@click.option("--lang", metavar="CODE", help=tr("Langue du texte (défaut : celle de la source).",
-                      "Language of the text (default: the source's)."))
-@click.option("--ref", metavar="REF", help=tr("Votre propre référence : une note ajoutée de nouveau avec la même la met à jour.",
-                      "Your own reference: adding a note with the same ref again updates it."))
+@click.option("--text", required=True, help=tx("The observation; `-` reads it from standard input."))
+@click.option("--source", "source_id", metavar="ID", help=tx("Offline source (`kind: offline`); optional when "
+                                                            "there is one."))
+@click.option("--author", metavar="NAME", help=tx("Who made the observation (default: who enters it)."))
+@click.option("--date", "when", metavar="DATE", help=tx("Observation date, 2026-03-12 or 12/03/2026 (default: today)."))
+@click.option("--title", help=tx("Title (default: the text's first sentence)."))
+@click.option("--theme", "themes", multiple=True, metavar="ID", help=tx("Theme id (repeatable)."))
+@click.option("--competitor", metavar="ID", help=tx("Competitor id the note is about."))
+@click.option("--lang", metavar="CODE", help=tx("Language of the text (default: the source's)."))
+@click.option("--ref", metavar="REF", help=tx("Your own reference: adding a note with the same ref again updates it."))
 @click.option("--attach", "attachment", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help=tr("Un fichier gardé avec la note (photo, brochure, PDF), copié à côté de la base.",
-                      "A file kept with the note (photo, brochure, PDF), copied beside the database."))
+              help=tx("A file kept with the note (photo, brochure, PDF), copied beside the database."))
 @entered_by_option
 @format_option
 @click.pass_obj
@@ -91,17 +82,17 @@ def add(obj, text: str, source_id: str | None, author: str | None, when: str | N
             result = record_note(config, store, note, who)
         emit([{"item": result.item, "status": result.status, "source": note.source, "date": note.date.date().isoformat(),
                "author": note.author, "title": result.title}], fmt)
-        word = {"new": tr("enregistrée", "recorded"), "updated": tr("mise à jour", "updated")}.get(
-            result.status, tr("déjà enregistrée", "already recorded"))
-        click.echo(tr(f"Note {word} : article {result.item}.", f"Note {word}: item {result.item}."), err=True)
+        word = {"new": tx("recorded"), "updated": tx("updated")}.get(
+            result.status, tx("already recorded"))
+        click.echo(tx("Note {word}: item {item}.", word=word, item=result.item), err=True)
 
     run()
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--encoding", default="utf-8", show_default=True, help=tr("Encodage du fichier (cp1252 pour les anciens fichiers Excel).",
-                      "The file's encoding (cp1252 for old Excel files)."))
+@click.option("--encoding", default="utf-8", show_default=True, help=tx("The file's encoding (cp1252 for old "
+                                                                       "Excel files)."))
 @entered_by_option
 @format_option
 @click.pass_obj
@@ -133,15 +124,10 @@ def import_(obj, file: Path, encoding: str, entered_by: str | None, fmt: str) ->
         if fmt == "table":
             if report.bad:
                 emit([r for r in rows if r["status"] == "bad"], fmt, columns=("line", "problem"),
-                     title=tr("Lignes non importées", "Rows not imported"))
+                     title=tx("Rows not imported"))
         else:
             emit(rows, fmt)
-        click.echo(tr(f"{file} : {report.count('new')} nouvelle(s), {report.count('updated')} mise(s) à jour, "
-                      f"{report.count('unchanged') + report.count('duplicate')} déjà présente(s), "
-                      f"{len(report.bad)} ligne(s) en erreur",
-                      f"{file}: {report.count('new')} new, {report.count('updated')} updated, "
-                      f"{report.count('unchanged') + report.count('duplicate')} already there, "
-                      f"{len(report.bad)} bad row(s)"), err=True)
+        click.echo(tx("{file}: {count} new, {count2} updated, {count3} already there, {n_bad} bad row(s)", file=file, count=report.count('new'), count2=report.count('updated'), count3=report.count('unchanged') + report.count('duplicate'), n_bad=len(report.bad)), err=True)
         sys.exit(1 if report.bad else 0)
 
     run()
@@ -156,34 +142,23 @@ def _moment(value: str | None, option: str, end: bool = False) -> datetime | Non
     try:
         when = parse_since(value)
     except UsageError:
-        raise UsageError(tr(f"{option} {value!r} illisible : écrire 2026-03-12 ou 30d",
-                            f"{option} {value!r} unreadable: write 2026-03-12 or 30d")) from None
+        raise UsageError(tx("{option} {value!r} unreadable: write 2026-03-12 or 30d", option=option, value=value)) from None
     if end and len(value.strip()) == 10 and value.count("-") == 2:
         when += timedelta(days=1)
     return when
 
 
 @click.command("delete")
-@click.option("--id", "ids", type=int, multiple=True, metavar="N", help=tr("Identifiant d'article (répétable).",
-                      "Item id (repeatable)."))
-@click.option("--source", metavar="ID", help=tr("Articles portés par cette source.",
-                      "Items carried by this source."))
-@click.option("--author", metavar="NAME", help=tr("Articles de cet auteur, ou saisis par cette personne.",
-                      "Items by this author, or entered by this person."))
-@click.option("--from", "date_from", metavar="DATE", help=tr("Publiés (observés) à cette date ou après.",
-                      "Published (observed) on or after this date."))
-@click.option("--to", "date_to", metavar="DATE", help=tr("Publiés (observés) à cette date ou avant.",
-                      "Published (observed) on or before this date."))
-@click.option("--search", metavar="TEXT", help=tr("Articles dont le texte contient ces mots (le nom d'une personne).",
-                      "Items whose text contains these words (a person's name)."))
-@click.option("--origin", type=click.Choice(ORIGINS), help=tr("Seulement les articles de cette origine.",
-                      "Only items of this origin."))
-@click.option("--expired", is_flag=True, help=tr("Notes de terrain au-delà de la durée de conservation de leur source (seule).",
-                      "Field notes past their source's retention period (alone)."))
-@click.option("--dry-run", is_flag=True, help=tr("Montrer ce qui serait supprimé ; ne rien supprimer.",
-                      "Show what would be deleted; delete nothing."))
-@click.option("--yes", is_flag=True, help=tr("Ne pas demander de confirmation.",
-                      "Do not ask for confirmation."))
+@click.option("--id", "ids", type=int, multiple=True, metavar="N", help=tx("Item id (repeatable)."))
+@click.option("--source", metavar="ID", help=tx("Items carried by this source."))
+@click.option("--author", metavar="NAME", help=tx("Items by this author, or entered by this person."))
+@click.option("--from", "date_from", metavar="DATE", help=tx("Published (observed) on or after this date."))
+@click.option("--to", "date_to", metavar="DATE", help=tx("Published (observed) on or before this date."))
+@click.option("--search", metavar="TEXT", help=tx("Items whose text contains these words (a person's name)."))
+@click.option("--origin", type=click.Choice(ORIGINS), help=tx("Only items of this origin."))
+@click.option("--expired", is_flag=True, help=tx("Field notes past their source's retention period (alone)."))
+@click.option("--dry-run", is_flag=True, help=tx("Show what would be deleted; delete nothing."))
+@click.option("--yes", is_flag=True, help=tx("Do not ask for confirmation."))
 @format_option
 @click.pass_obj
 def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, date_from: str | None,
@@ -207,7 +182,7 @@ def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, da
     @handle_errors
     def run() -> None:
         if expired and (ids or source or author or date_from or date_to or search or origin):
-            raise UsageError(tr("--expired s'emploie seul", "--expired is used alone"))
+            raise UsageError(tx("--expired is used alone"))
         with obj.store() as store:
             if source:
                 from watch.cli_support import require_sources
@@ -225,19 +200,15 @@ def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, da
             else:
                 emit(rows, fmt)
             if not rows or dry_run:
-                click.echo(tr(f"{len(rows)} article(s) à supprimer ; rien n'a été supprimé (--dry-run)" if dry_run
-                              else "aucun article ne correspond ; rien n'a été supprimé",
-                              f"{len(rows)} item(s) to delete; nothing was deleted (--dry-run)" if dry_run
-                              else "no item matches; nothing was deleted"), err=True)
+                click.echo(tx("{n_rows} item(s) to delete; nothing was deleted (--dry-run)", n_rows=len(rows)) if dry_run
+                           else tx("no item matches; nothing was deleted"), err=True)
                 return
             if not yes:
-                click.confirm(tr(f"Supprimer définitivement ces {len(rows)} article(s) ?",
-                                 f"Delete these {len(rows)} item(s) for good?"), abort=True, err=True)
+                click.confirm(tx("Delete these {n_rows} item(s) for good?", n_rows=len(rows)), abort=True, err=True)
             if expired:
                 done = expire(obj.config, store)
             else:
                 done = erase(store, ids=[row["id"] for row in rows])
-        click.echo(tr(f"{len(done)} article(s) supprimé(s), index de recherche compris.",
-                      f"{len(done)} item(s) deleted, search index included."), err=True)
+        click.echo(tx("{n_done} item(s) deleted, search index included.", n_done=len(done)), err=True)
 
     run()

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.output import emit, raw_option
 
 
@@ -25,16 +25,12 @@ def _document_language() -> str:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
-              help=tr("html (une page autonome, à imprimer en PDF) | md (pour un wiki) | json. "
-                      "Défaut : d'après l'extension de --out, sinon html.",
-                      "html (one self-contained page, prints to PDF) | md (for a wiki) | json. "
-                      "Default: from --out's extension, else html."))
+              help=tx("html (one self-contained page, prints to PDF) | md (for a wiki) | json. Default: from "
+                     "--out's extension, else html."))
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None,
-              help=tr("Langue du document (défaut fr ; en quand VEILLE_LANG=en).",
-                      "Language of the document (default fr; en when VEILLE_LANG=en)."))
+              help=tx("Language of the document (default fr; en when VEILLE_LANG=en)."))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
-              help=tr("Écrire le document dans ce fichier (défaut : la sortie standard).",
-                      "Write the document to this file (default: standard output)."))
+              help=tx("Write the document to this file (default: standard output)."))
 @click.pass_obj
 def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
     """Le plan de veille : les neuf critères, leurs preuves, les écarts / the watch plan: nine criteria, evidence, gaps.
@@ -57,14 +53,11 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
         chosen = fmt or ("md" if out and out.suffix.lower() in (".md", ".markdown") else
                          "json" if out and out.suffix.lower() == ".json" else "html")
         config = obj.config
-        with obj.store() as store, err.status(tr("Plan de veille : lecture de la base…", "Watch plan: reading the database…")):
+        with obj.store() as store, err.status(tx("Watch plan: reading the database…")):
             document = watch_plan(config, store, lang=lang or _document_language())
         text = render_plan(document, chosen)
         findings = document.findings
-        summary = tr(f"{sum(p.status == 'met' for p in document.points)}/9 critères satisfaits, {len(findings)} écart(s) "
-                     f"dont {sum(f.severity == 'high' for f in findings)} majeur(s)",
-                     f"{sum(p.status == 'met' for p in document.points)}/9 criteria met, {len(findings)} gap(s), "
-                     f"{sum(f.severity == 'high' for f in findings)} major")
+        summary = tx("{sum}/9 criteria met, {n_findings} gap(s), {sum2} major", sum=sum((p.status == 'met' for p in document.points)), n_findings=len(findings), sum2=sum((f.severity == 'high' for f in findings)))
         if out is None:
             sys.stdout.write(text)
             err.print(summary, markup=False)
@@ -73,17 +66,15 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UsageError(tr(f"impossible d'écrire {out} : {exc.strerror or exc}",
-                                f"cannot write {out}: {exc.strerror or exc}")) from None
-        click.echo(tr(f"Plan de veille écrit : {out} ({summary})", f"Watch plan written: {out} ({summary})"))
+            raise UsageError(tx("cannot write {out}: {value}", out=out, value=exc.strerror or exc)) from None
+        click.echo(tx("Watch plan written: {out} ({summary})", out=out, summary=summary))
 
     run()
 
 
 @click.command("audit")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help=tr("table | json (sources, diversité, recommandations) | csv (une ligne par source)",
-                      "table | json (sources, diversity, recommendations) | csv (one row per source)"))
+              help=tx("table | json (sources, diversity, recommendations) | csv (one row per source)"))
 @raw_option
 @click.pass_obj
 def audit(obj, fmt: str) -> None:
@@ -120,22 +111,22 @@ def audit(obj, fmt: str) -> None:
                  "digest": "" if row["digest_share"] is None else f"{row['digest_share']:.0%}",
                  "findings": ", ".join(row["findings"])} for row in report.sources]
         if not rows:
-            click.echo(tr("Aucune source déclarée.", "No source declared."))
+            click.echo(tx("No source declared."))
         else:
-            emit(rows, "table", title=tr("Sources", "Sources"))
+            emit(rows, "table", title=tx("Sources"))
         emit([{"dimension": key, "breakdown": ", ".join(f"{k} {v}" for k, v in values.items())}
               for key, values in report.diversity.items() if key not in ("themes", "competitors")],
-             "table", title=tr("Diversité", "Diversity"))
+             "table", title=tx("Diversity"))
         if report.diversity["themes"]:
             emit([{"theme": theme, "sources": len(c["sources"]), "types": ", ".join(c["types"]),
                    "languages": ", ".join(c["languages"]), "online/offline": ", ".join(c["online"])}
-                  for theme, c in report.diversity["themes"].items()], "table", title=tr("Par thème", "Per theme"))
+                  for theme, c in report.diversity["themes"].items()], "table", title=tx("Per theme"))
         if report.diversity["competitors"]:
             emit([{"competitor": competitor, "own sources": ", ".join(c["own_sources"]),
                    "mentioned by": ", ".join(c["mentioned_by"]), "items": c["items"]}
                   for competitor, c in report.diversity["competitors"].items()],
-                 "table", title=tr("Par concurrent (28 j)", "Per competitor (28 d)"))
+                 "table", title=tx("Per competitor (28 d)"))
         emit([{"severity": f.severity, "point": f.point, "recommendation": f.message, "how": f.hint}
-              for f in report.findings], "table", title=tr("Recommandations", "Recommendations"))
+              for f in report.findings], "table", title=tx("Recommendations"))
 
     run()

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.output import emit, format_option
 
 SECTIONS = ("jobs", "sources", "digests")
@@ -29,17 +29,14 @@ def _seconds(value: str | None) -> float | None:
     try:
         return duration_seconds(value)
     except ValueError:
-        raise UsageError(tr(f"--for {value!r} illisible : écrire 30s, 10m, 2h",
-                            f"--for {value!r} unreadable: write 30s, 10m, 2h")) from None
+        raise UsageError(tx("--for {value!r} unreadable: write 30s, 10m, 2h", value=value)) from None
 
 
 @click.command()
 @click.option("--for", "run_for", metavar="DURATION",
-              help=tr("S'arrêter au bout de cette durée (30s, 10m, 2h), comme sur SIGTERM : essais, tests d'endurance.",
-                      "Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests."))
+              help=tx("Stop after this long (30s, 10m, 2h), as on SIGTERM: trials, soak tests."))
 @click.option("--log-file", metavar="PATH",
-              help=tr("Journal des tâches à rotation (défaut : scheduler.log_file, sinon veille-run.log à côté de la base).",
-                      "Rotating job log (default: scheduler.log_file, else veille-run.log beside the database)."))
+              help=tx("Rotating job log (default: scheduler.log_file, else veille-run.log beside the database)."))
 @click.pass_context
 def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
     """Planifier la veille sans surveillance / keep the watch going unattended (the scheduler).
@@ -76,8 +73,7 @@ def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
 
 @click.command()
 @click.option("--section", type=click.Choice(("all",) + SECTIONS), default="all", show_default=True,
-              help=tr("Seulement les tâches (jobs), les sources ou les bulletins (digests).",
-                      "Only jobs, sources or digests."))
+              help=tx("Only jobs, sources or digests."))
 @format_option
 @click.pass_obj
 def status(obj: Any, section: str, fmt: str) -> None:
@@ -121,33 +117,28 @@ def _print_tables(report: Any, wanted: tuple[str, ...], err: Any) -> None:
     say = functools.partial(Console(highlight=False).print, markup=False)  # wrapped at the terminal's width
     holder = report.scheduler
     if holder:
-        say(tr(f"Planificateur : en marche (pid {holder.get('pid')} sur {holder.get('host')}, depuis "
-               f"{_local(holder.get('since'))})",
-               f"Scheduler: running (pid {holder.get('pid')} on {holder.get('host')}, since "
-               f"{_local(holder.get('since'))})"))
+        say(tx("Scheduler: running (pid {holder} on {holder2}, since {local})", holder=holder.get('pid'), holder2=holder.get('host'), local=_local(holder.get('since'))))
     else:
-        say(tr("Planificateur : arrêté (veille run) ; prochains passages s'il démarrait maintenant",
-               "Scheduler: not running (veille run); next runs if it started now"))
+        say(tx("Scheduler: not running (veille run); next runs if it started now"))
     if "jobs" in wanted:
         rows = [{**job, "next_run": _local(job["next_run"]), "last_run": _local(job["last_run"]),
                  "duration": f"{job['duration_ms'] / 1000:.1f}s" if job["duration_ms"] is not None else "",
                  "counts": _counts(job["counts"]), "error": _short(job["error"])} for job in report.jobs]
-        emit(rows, "table", title=tr("Tâches", "Jobs"), table_columns=("job", "schedule", "next_run", "outcome", "error"),
+        emit(rows, "table", title=tx("Jobs"), table_columns=("job", "schedule", "next_run", "outcome", "error"),
              wide_columns=("job", "schedule", "next_run", "last_run", "outcome", "duration", "counts", "error"))
     if "sources" in wanted:
         rows = [{**row, "last_success": _local(row["last_success"]), "backoff_until": _local(row["backoff_until"]),
                  "error": _short(row["error"])} for row in report.sources]
-        emit(rows, "table", title=tr("Sources", "Sources"),
+        emit(rows, "table", title=tx("Sources"),
              table_columns=("source", "status", "last_success", "failures", "error"),
              wide_columns=("source", "kind", "status", "last_success", "failures", "backoff_until", "error"))
         failing = [row["source"] for row in report.sources if row["status"] in ("failing", "gone")]
         if failing:
-            err.print(tr(f"En échec : {', '.join(failing)} ; `veille sources reset ID` après correction",
-                         f"Failing: {', '.join(failing)}; `veille sources reset ID` once fixed"), markup=False)
+            err.print(tx("Failing: {failing}; `veille sources reset ID` once fixed", failing=', '.join(failing)), markup=False)
     if "digests" in wanted and report.digests:
         rows = [{**row, "next_run": _local(row["next_run"]), "sent_at": _local(row["sent_at"]),
                  "error": _short(row["error"])} for row in report.digests]
-        emit(rows, "table", title=tr("Dernier bulletin par audience", "Last digest per audience"),
+        emit(rows, "table", title=tx("Last digest per audience"),
              table_columns=("audience", "next_run", "period", "status", "items", "sent", "pending", "error"),
              wide_columns=("audience", "next_run", "period", "status", "items", "sent_at", "sent", "pending",
                            "failed", "error"))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from watch import config as config_mod
 from watch.collect import refuse_unknown_sources
 from watch.errors import ConfigError, UsageError
-from watch.i18n import tr, user_language
+from watch.i18n import tx, tx_n, user_language
 from watch.source_rules import PIPELINE_LANGUAGES
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def is_missing(exc: ConfigError) -> bool:
 
 def default_config() -> config_mod.Config:
     """The configuration of a folder without sources.yaml: every default, paths from the current folder."""
-    config = config_mod.parse_config(_DEFAULTS, tr("(réglages par défaut)", "(defaults)"), base=Path.cwd())
+    config = config_mod.parse_config(_DEFAULTS, tx("(defaults)"), base=Path.cwd())
     return config.model_copy(update={"path": None})
 
 
@@ -71,18 +71,10 @@ def require_sources(source_ids: list[str], config: config_mod.Config | None, sto
     refuse_unknown_sources([s for s in source_ids if s], known_sources(config, store))
 
 
-def counted(number: int, fr_one: str, fr_many: str, en_one: str, en_many: str) -> str:
-    """`1 nouvel article`, `0 article`, `3 articles`; `1 new item`, `0 items`: French uses the singular up to 1."""
-    if user_language() == "en":
-        return f"{number} {en_one if number == 1 else en_many}"
-    return counted_fr(number, fr_one, fr_many)
-
-
 @dataclass(frozen=True)
 class FeedLanguage:
     language: str
-    how_fr: str   # how it was chosen, for the message: "déclarée par le flux", "détectée dans 12 articles"
-    how_en: str
+    how: str   # how it was chosen, for the message: "déclarée par le flux", "détectée dans 12 articles"
 
 
 def feed_language(parsed: ParsedFeed, asked: str | None = None) -> FeedLanguage:
@@ -90,22 +82,15 @@ def feed_language(parsed: ParsedFeed, asked: str | None = None) -> FeedLanguage:
     pipeline for it), else the one the project's detector finds in its entries' titles and summaries."""
     if asked:
         if asked not in PIPELINE_LANGUAGES:
-            raise UsageError(tr(f"--language {asked!r} : langues prises en charge {', '.join(PIPELINE_LANGUAGES)}",
-                                f"--language {asked!r}: supported languages {', '.join(PIPELINE_LANGUAGES)}"))
-        return FeedLanguage(asked, tr("demandée", "as asked"), "as asked")
+            raise UsageError(tx("--language {asked!r}: supported languages {pipeline_languages}", asked=asked, pipeline_languages=', '.join(PIPELINE_LANGUAGES)))
+        return FeedLanguage(asked, tx("as asked"))
     if parsed.language in PIPELINE_LANGUAGES:
-        return FeedLanguage(parsed.language, "déclarée par le flux", "declared by the feed")
+        return FeedLanguage(parsed.language, tx("declared by the feed"))
     from nlp.language import detect_language
 
     text = re.sub(r"<[^>]*>", " ", " ".join(f"{e.title or ''}. {e.summary or ''}" for e in parsed.entries))
     language, _confidence, how = detect_language(text, PIPELINE_LANGUAGES)
     if how != "detected":
-        return FeedLanguage(language, "par défaut : trop peu de texte pour la reconnaître",
-                            "by default: too little text to tell")
+        return FeedLanguage(language, tx("by default: too little text to tell"))
     count = len(parsed.entries)
-    return FeedLanguage(language, f"détectée dans {counted_fr(count, 'article', 'articles')}",
-                        f"detected in {count} {'entry' if count == 1 else 'entries'}")
-
-
-def counted_fr(number: int, one: str, many: str) -> str:
-    return f"{number} {one if abs(number) < 2 else many}"
+    return FeedLanguage(language, tx_n("detected in {n} entry", "detected in {n} entries", count))

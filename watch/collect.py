@@ -19,7 +19,7 @@ from spiders.jobs import CrawlJob, job_for_source, run_crawl
 from watch.config import Config, Source, selector_problem
 from watch.errors import UsageError
 from watch.feeds import FeedTarget, read_feeds, skip_reason
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import FetchOutcome, backoff_seconds, utcnow
 from watch.store import Store
 
@@ -52,9 +52,8 @@ def refuse_unknown_sources(source_ids: Sequence[str], known: Sequence[str]) -> N
     for source_id in source_ids:
         if source_id not in known:
             close = difflib.get_close_matches(source_id, list(known), n=1)
-            hint = tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else ""
-            raise UsageError(tr(f"source inconnue {source_id!r}{hint} ; `veille sources list` les montre",
-                                f"unknown source {source_id!r}{hint}; `veille sources list` shows them"))
+            hint = tx(" (did you mean {close!r}?)", close=close[0]) if close else ""
+            raise UsageError(tx("unknown source {source_id!r}{hint}; `veille sources list` shows them", source_id=source_id, hint=hint))
 
 
 def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: Sequence[str] = (), *,
@@ -71,8 +70,7 @@ def collect(config: Config, store: Store, source_ids: Sequence[str] = (), urls: 
     refuse_unknown_sources(source_ids, [s.id for s in config.sources])
     for url in urls:
         if not re.match(r"^https?://[^\s/]+", url):
-            raise UsageError(tr(f"URL invalide {url!r} : seules les adresses http(s) sont collectées",
-                                f"invalid URL {url!r}: only http(s) addresses are collected"))
+            raise UsageError(tx("invalid URL {url!r}: only http(s) addresses are collected", url=url))
     if follow is not None and (problem := selector_problem(follow)):
         raise UsageError(f"--follow: {problem}")
     store.sync_sources(config.sources)
@@ -128,8 +126,7 @@ def _merge_fulltext(feeds: list[FetchOutcome], jobs: list[CrawlJob], crawled: li
     """What a full-text pass did is told on its feed's line."""
     for job, outcome in zip(jobs, crawled):
         feed = next(o for o in feeds if o.source_id == job.source_id)
-        note = tr(f"texte intégral : {outcome.updated}/{len(job.pages)} page(s)",
-                  f"full text: {outcome.updated}/{len(job.pages)} page(s)")
+        note = tx("full text: {updated}/{n_pages} page(s)", updated=outcome.updated, n_pages=len(job.pages))
         feed.warning = "; ".join(filter(None, [feed.warning, note, outcome.error, outcome.warning]))
         feed.pages = outcome.pages
 
@@ -150,12 +147,10 @@ def _note_offline(config: Config, store: Store, sources: list[Source],
     outcomes = []
     for source in sources:
         erased = len(expire(config, store, [source.id]))
-        outcome = FetchOutcome(source.id, "", utcnow(), outcome="skipped", error=tr(
-            "notes de terrain : saisies par veille add / veille import",
-            "field notes: entered with veille add / veille import"))
+        outcome = FetchOutcome(source.id, "", utcnow(), outcome="skipped", error=tx("field notes: entered with "
+                                                                                   "veille add / veille import"))
         if erased:
-            outcome.error += tr(f" ; {erased} note(s) supprimée(s) au terme de leur durée de conservation",
-                                f"; {erased} note(s) deleted at the end of their retention period")
+            outcome.error += tx("; {erased} note(s) deleted at the end of their retention period", erased=erased)
         outcomes.append(outcome)
         if progress:
             progress(outcome)
@@ -223,7 +218,7 @@ class Crawls:
     def _run(self, job: CrawlJob) -> FetchOutcome:
         if self.stop.is_set():
             return FetchOutcome(job.source_id, job.source.get("url") or "", utcnow(), outcome="stopped",
-                                error=tr("non lancée : arrêt demandé", "not started: stop requested"))
+                                error=tx("not started: stop requested"))
         return run_crawl(job, stop=self.stop)
 
     def finish(self, jobs: list[CrawlJob], progress: Callable[[FetchOutcome], None] | None) -> list[FetchOutcome]:

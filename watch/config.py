@@ -22,7 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watch.errors import ConfigError, Problem, UsageError
-from watch.i18n import tr
+from watch.i18n import N_, tx, user_language
 from watch.yamlguard import MAX_ALIAS_EXPANSION, MAX_CONFIG_BYTES, expansion_problem
 
 DEFAULT_CONFIG = "sources.yaml"
@@ -39,12 +39,11 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SHORT_CRON = re.compile(r"^\s*(?:(daily|[a-z]{3}(?:[-,][a-z]{3})*)\s+)?(\d{1,2}):(\d{2})\s*$")
 
 
-def _header_text(value: str, use_fr: str, use_en: str) -> str:
+def _header_text(value: str, use: str) -> str:
     """`value`, which goes into a mail header: refused with a line break (CR, LF, or one str.splitlines knows) or a
     control character, which would start a new header or be refused at each delivery."""
     if any(ord(ch) < 32 or ord(ch) == 127 or ch in "\x85\u2028\u2029" for ch in value):
-        raise ValueError(tr(f"le nom tient sur une ligne, sans caractère de contrôle ({use_fr})",
-                            f"the name must fit on one line, without control characters ({use_en})"))
+        raise ValueError(tx("the name must fit on one line, without control characters ({use})", use=use))
     return value
 
 
@@ -99,8 +98,7 @@ class Schedule(Model):
     @classmethod
     def _every(cls, value: str | None) -> str | None:
         if value is not None and not _EVERY.match(value):
-            raise ValueError(tr("durée illisible, écrire par exemple 30m, 1h ou 1d",
-                                "unreadable duration, write e.g. 30m, 1h or 1d"))
+            raise ValueError(tx("unreadable duration, write e.g. 30m, 1h or 1d"))
         return value
 
     @field_validator("cron")
@@ -111,14 +109,13 @@ class Schedule(Model):
             # Daylight-saving changes skip or repeat 02:00-03:00 local time: a job there runs 0 or 2 times.
             # Hour steps over the whole day (`*`, `*/2`) are periodic jobs and may cross it.
             if 2 in _named_hours(fields["hour"]):
-                raise ValueError(tr("pas d'heure entre 02:00 et 03:00 (changement d'heure)",
-                                    "no time between 02:00 and 03:00 (daylight-saving change)"))
+                raise ValueError(tx("no time between 02:00 and 03:00 (daylight-saving change)"))
             from apscheduler.triggers.cron import CronTrigger  # the scheduler reads the same fields
 
             try:
                 CronTrigger(**fields, timezone="UTC")
             except ValueError as exc:
-                raise ValueError(tr(f"cron illisible {value!r} : {exc}", f"unreadable cron {value!r}: {exc}")) from None
+                raise ValueError(tx("unreadable cron {value!r}: {exc}", value=value, exc=exc)) from None
         return value
 
     @field_validator("timezone")
@@ -127,13 +124,13 @@ class Schedule(Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(tr(f"fuseau horaire inconnu {value!r}", f"unknown time zone {value!r}")) from None
+            raise ValueError(tx("unknown time zone {value!r}", value=value)) from None
         return value
 
     @model_validator(mode="after")
     def _one_of(self) -> Schedule:
         if (self.every is None) == (self.cron is None):
-            raise ValueError(tr("donner soit every soit cron", "give either every or cron"))
+            raise ValueError(tx("give either every or cron"))
         return self
 
     @property
@@ -148,15 +145,14 @@ def duration_seconds(text: str) -> int:
     """`30s`, `15m`, `1h`, `1d`, `1w` in seconds."""
     match = _EVERY.match(text)
     if not match:
-        raise ValueError(tr(f"durée illisible {text!r}, écrire par exemple 30m, 1h ou 1d",
-                            f"unreadable duration {text!r}, write e.g. 30m, 1h or 1d"))
+        raise ValueError(tx("unreadable duration {text!r}, write e.g. 30m, 1h or 1d", text=text))
     number, unit = match.groups()
     return int(number) * _UNITS[unit]
 
 
 def _duration(value: str) -> str:
     if duration_seconds(value) <= 0:
-        raise ValueError(tr("une durée doit être positive", "a duration must be positive"))
+        raise ValueError(tx("a duration must be positive"))
     return value
 
 
@@ -196,17 +192,16 @@ def cron_fields(text: str) -> dict[str, str]:
     if short:
         days, hour, minute = short.groups()
         if int(hour) > 23 or int(minute) > 59:
-            raise ValueError(tr(f"heure invalide dans {text!r}", f"invalid time in {text!r}"))
+            raise ValueError(tx("invalid time in {text!r}", text=text))
         if days and days != "daily":
             for day in re.split(r"[-,]", days):
                 if day not in _DAYS:
-                    raise ValueError(tr(f"jour inconnu {day!r} (mon, tue, … sun)", f"unknown day {day!r} (mon, tue, … sun)"))
+                    raise ValueError(tx("unknown day {day!r} (mon, tue, … sun)", day=day))
         dow = "*" if not days or days == "daily" else days
         return {"minute": str(int(minute)), "hour": str(int(hour)), "day": "*", "month": "*", "day_of_week": dow}
     parts = text.split()
     if len(parts) != 5:
-        raise ValueError(tr(f"cron illisible {text!r}: écrire 'mon 07:30' ou cinq champs '30 7 * * mon'",
-                            f"unreadable cron {text!r}: write 'mon 07:30' or five fields '30 7 * * mon'"))
+        raise ValueError(tx("unreadable cron {text!r}: write 'mon 07:30' or five fields '30 7 * * mon'", text=text))
     fields = dict(zip(("minute", "hour", "day", "month", "day_of_week"), parts))
     fields["day_of_week"] = _crontab_weekdays(fields["day_of_week"])
     return fields
@@ -224,12 +219,11 @@ def _crontab_weekdays(text: str) -> str:
     for part in text.split(","):
         match = re.fullmatch(r"(\*|\d)(?:-(\d))?(?:/(\d+))?", part.strip())
         if not match:
-            raise ValueError(tr(f"jour de semaine illisible {text!r} : écrire 1-5 ou mon-fri",
-                                f"unreadable day of week {text!r}: write 1-5 or mon-fri"))
+            raise ValueError(tx("unreadable day of week {text!r}: write 1-5 or mon-fri", text=text))
         start, end, step = match.groups()
         first, last = (0, 6) if start == "*" else (int(start), int(end) if end is not None else int(start))
         if last > 7 or first > last:
-            raise ValueError(tr(f"jour de semaine hors de 0-7 dans {text!r}", f"day of week outside 0-7 in {text!r}"))
+            raise ValueError(tx("day of week outside 0-7 in {text!r}", text=text))
         days.update(day % 7 for day in range(first, last + 1, int(step or 1)))
     cron_order = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
     return ",".join(cron_order[day] for day in sorted(days, key=lambda d: (d - 1) % 7))
@@ -288,7 +282,7 @@ def _selector(value: str) -> str:
         else:
             HTMLTranslator().css_to_xpath(value)  # parsel's translator knows `::text` and `::attr()`
     except (SelectorError, etree.XPathError) as exc:
-        raise ValueError(tr(f"sélecteur invalide {value!r} : {exc}", f"invalid selector {value!r}: {exc}")) from None
+        raise ValueError(tx("invalid selector {value!r}: {exc}", value=value, exc=exc)) from None
     return value
 
 
@@ -296,8 +290,7 @@ def _regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise ValueError(tr(f"expression régulière invalide {value!r} : {exc}",
-                            f"invalid regular expression {value!r}: {exc}")) from None
+        raise ValueError(tx("invalid regular expression {value!r}: {exc}", value=value, exc=exc)) from None
     return value
 
 
@@ -368,8 +361,7 @@ class Source(Model):
     @classmethod
     def _http(cls, value: str | None) -> str | None:
         if value and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(tr(f"{value!r} : seules les adresses http(s) sont collectées",
-                                f"{value!r}: only http(s) addresses are collected"))
+            raise ValueError(tx("{value!r}: only http(s) addresses are collected", value=value))
         return value
 
     @field_validator("start_urls")
@@ -387,11 +379,10 @@ class Source(Model):
     @model_validator(mode="after")
     def _url(self) -> Source:
         if self.kind != "offline" and not self.url:
-            raise ValueError(tr(f"une source de type {self.kind} a besoin d'une url", f"a {self.kind} source needs a url"))
+            raise ValueError(tx("a {kind} source needs a url", kind=self.kind))
         for option in ("page", "offline"):
             if getattr(self, option) is not None and self.kind != option:
-                raise ValueError(tr(f"options `{option}:` réservées aux sources `kind: {option}` (celle-ci : {self.kind})",
-                                    f"`{option}:` options belong to `kind: {option}` sources (this one: {self.kind})"))
+                raise ValueError(tx("`{option}:` options belong to `kind: {option}` sources (this one: {kind})", option=option, kind=self.kind))
         return self
 
     @property
@@ -406,7 +397,7 @@ class Source(Model):
 def selector_problem(selector: str) -> str | None:
     """Why a CSS or XPath selector cannot work (for selectors given outside sources.yaml), or None."""
     if not selector.strip():
-        return tr("sélecteur vide", "empty selector")
+        return tx("empty selector")
     try:
         _selector(selector)
     except ValueError as exc:
@@ -472,13 +463,13 @@ class Audience(Model):
     def _recipients(cls, value: list[str]) -> list[str]:
         for address in value:
             if not EMAIL_PATTERN.match(address):
-                raise ValueError(tr(f"adresse e-mail invalide {address!r}", f"invalid e-mail address {address!r}"))
+                raise ValueError(tx("invalid e-mail address {address!r}", address=address))
         return value
 
     @field_validator("name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        return _header_text(value, "il sert d'objet d'e-mail", "it is used in the e-mail subject")
+        return _header_text(value, tx("it is used in the e-mail subject"))
 
 
 class Delivery(Model):
@@ -496,30 +487,29 @@ class Delivery(Model):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         if value is not None and not (EMAIL_PATTERN.match(value) or _LOCAL_SENDER.match(value)):
-            raise ValueError(tr(f"adresse e-mail invalide {value!r}", f"invalid e-mail address {value!r}"))
+            raise ValueError(tx("invalid e-mail address {value!r}", value=value))
         return value
 
     @field_validator("unsubscribe")
     @classmethod
     def _mailto(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^mailto:[^@\s]+@[^@\s]+$", value):
-            raise ValueError(tr("écrire mailto:adresse@exemple.org", "write mailto:address@example.org"))
+            raise ValueError(tx("write mailto:address@example.org"))
         return value
 
     @field_validator("unsubscribe_url", "archive_url")
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("https://"):
-            raise ValueError(tr("l'URL doit être en https://", "the URL must be https://"))
+            raise ValueError(tx("the URL must be https://"))
         if value is not None and re.search(r"\s", value):
-            raise ValueError(tr("espace ou retour à la ligne dans l'URL (encoder une espace en %20)",
-                                "space or line break in the URL (encode a space as %20)"))
+            raise ValueError(tx("space or line break in the URL (encode a space as %20)"))
         return value
 
     @field_validator("sender_name")
     @classmethod
     def _sender_name(cls, value: str) -> str:
-        return _header_text(value, "il sert d'en-tête From", "it goes into the From header")
+        return _header_text(value, tx("it goes into the From header"))
 
 
 class Config(Model):
@@ -541,9 +531,10 @@ class Config(Model):
                 return audience
         known = [a.id for a in self.audiences]
         close = difflib.get_close_matches(audience_id, known, n=1)
-        raise UsageError(tr(f"audience inconnue {audience_id!r}", f"unknown audience {audience_id!r}")
-                         + (tr(f" (vouliez-vous dire {close[0]!r} ?)", f" (did you mean {close[0]!r}?)") if close else
-                            tr(f" (déclarées : {', '.join(known) or 'aucune'})", f" (declared: {', '.join(known) or 'none'})")))
+        raise UsageError(tx("unknown audience {audience_id!r}", audience_id=audience_id)
+                         + (tx(" (did you mean {close!r}?)", close=close[0]) if close else
+                            (tx(" (declared: {known})", known=", ".join(known)) if known
+                             else tx(" (declared: none)"))))
 
     def source(self, source_id: str) -> Source:
         for source in self.sources:
@@ -562,18 +553,16 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     file = config_path(path)
     try:
         if (size := file.stat().st_size) > MAX_CONFIG_BYTES:
-            raise ConfigError([Problem(str(file), None, "", tr(
-                f"fichier trop gros ({size} octets, plus de {MAX_CONFIG_BYTES}) : une configuration de veille est bien plus petite",
-                f"file too large ({size} bytes, over {MAX_CONFIG_BYTES}): a watch configuration is far smaller"),
-                tr("vérifier que c'est le bon fichier", "check that it is the right file"))])
+            raise ConfigError([Problem(str(file), None, "", tx("file too large ({size} bytes, over "
+                                                              "{max_config_bytes}): a watch configuration is far "
+                                                              "smaller", size=size, max_config_bytes=MAX_CONFIG_BYTES),
+                tx("check that it is the right file"))])
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([Problem(str(file), None, "", tr(
-            "fichier de configuration introuvable", "configuration file not found"),
-            tr("créez-en un avec `veille init DOSSIER`, ou indiquez-le par --config ou VEILLE_CONFIG",
-               "create one with `veille init DIR`, or pass --config / VEILLE_CONFIG"))]) from None
+        raise ConfigError([Problem(str(file), None, "", tx("configuration file not found"),
+            tx("create one with `veille init DIR`, or pass --config / VEILLE_CONFIG"))]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(file), None, "", tr(f"illisible : {exc}", f"unreadable: {exc}"))]) from None
+        raise ConfigError([Problem(str(file), None, "", tx("unreadable: {exc}", exc=exc))]) from None
     return parse_config(text, str(file), base=file.resolve().parent)
 
 
@@ -584,8 +573,7 @@ def parse_config(text: str, filename: str = DEFAULT_CONFIG, base: Path | None = 
     if problems:
         raise ConfigError(problems)
     if not isinstance(data, dict):
-        raise ConfigError([Problem(filename, 1, "", tr("le fichier doit être une table (clé: valeur)",
-                                                        "the file must be a mapping (key: value)"))])
+        raise ConfigError([Problem(filename, 1, "", tx("the file must be a mapping (key: value)"))])
     data = _interpolate(data, (), lines, filename, problems)
     for section in ("themes", "competitors", "sources", "audiences"):
         if section in data and data[section] is None:  # `sources:` with nothing under it yet
@@ -615,24 +603,22 @@ def _read_yaml(text: str, filename: str, problems: list[Problem]) -> tuple[Any, 
     try:
         node = loader.get_single_node()
         if node is None:
-            problems.append(Problem(filename, 1, "", tr("le fichier est vide", "the file is empty"),
-                                    tr("`veille init` écrit un exemple commenté", "`veille init` writes a commented example")))
+            problems.append(Problem(filename, 1, "", tx("the file is empty"),
+                                    tx("`veille init` writes a commented example")))
             return None, lines
         if (bomb := expansion_problem(node)) is not None:
             line, values = bomb
-            problems.append(Problem(filename, line, "", tr(
-                "alias YAML qui se contient lui-même" if values < 0 else
-                f"les alias YAML (*nom) d'ici se développent en plus de {MAX_ALIAS_EXPANSION} valeurs (bombe d'alias ?)",
-                "YAML alias inside its own anchor" if values < 0 else
-                f"the YAML aliases (*name) here expand to over {MAX_ALIAS_EXPANSION} values (an alias bomb?)"),
-                tr("écrire les valeurs, ou réutiliser moins d'ancres (&nom)", "write the values out, or reuse fewer anchors (&name)")))
+            problems.append(Problem(filename, line, "", tx("YAML alias inside its own anchor") if values < 0 else
+                tx("the YAML aliases (*name) here expand to over {max_alias_expansion} values (an alias bomb?)",
+                   max_alias_expansion=MAX_ALIAS_EXPANSION),
+                tx("write the values out, or reuse fewer anchors (&name)")))
             return None, lines
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(Problem(filename, mark.line + 1 if mark else None, "",
-                                tr(f"YAML invalide : {getattr(exc, 'problem', exc)}", f"invalid YAML: {getattr(exc, 'problem', exc)}"),
-                                tr("vérifier l'indentation et les guillemets", "check indentation and quotes")))
+                                tx("invalid YAML: {getattr}", getattr=getattr(exc, 'problem', exc)),
+                                tx("check indentation and quotes")))
         return None, lines
     finally:
         loader.dispose()
@@ -648,7 +634,7 @@ def _node_lines(node: yaml.Node, path: tuple, lines: dict, filename: str, proble
             key = key_node.value
             if key in seen:
                 problems.append(Problem(filename, key_node.start_mark.line + 1, _dotted(path + (key,)),
-                                        tr("clé répétée", "duplicate key"), tr("garder une seule fois", "keep it once")))
+                                        tx("duplicate key"), tx("keep it once")))
             seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
             _node_lines(value_node, path + (key,), lines, filename, problems)
@@ -671,8 +657,8 @@ def _interpolate(value: Any, path: tuple, lines: dict, filename: str, problems: 
         if found is None or (found == "" and default is not None):
             if default is None:
                 problems.append(Problem(filename, _line(lines, path), _dotted(path),
-                                        tr(f"variable d'environnement {name} non définie", f"environment variable {name} is not set"),
-                                        tr(f"l'exporter, ou écrire ${{{name}:-valeur}}", f"export it, or write ${{{name}:-value}}")))
+                                        tx("environment variable {name} is not set", name=name),
+                                        tx("export it, or write ${{{name}:-value}}", name=name)))
                 return ""
             return default
         return found
@@ -716,19 +702,20 @@ def _field_names(loc: tuple) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
-_PYDANTIC_FR = {
-    "less_than_equal": "doit être inférieur ou égal à {le}",
-    "greater_than_equal": "doit être supérieur ou égal à {ge}",
-    "greater_than": "doit être supérieur à {gt}",
-    "int_parsing": "un nombre entier est attendu",
-    "int_type": "un nombre entier est attendu",
-    "float_parsing": "un nombre est attendu",
-    "bool_parsing": "true ou false attendu",
-    "string_type": "un texte est attendu",
-    "list_type": "une liste est attendue",
-    "dict_type": "une table (clé: valeur) est attendue",
-    "model_type": "une table (clé: valeur) est attendue",
-    "string_pattern_mismatch": "format invalide",
+# Pydantic's errors a French reader gets in French (English keeps Pydantic's own, more precise, message).
+_PYDANTIC_MESSAGES = {
+    "less_than_equal": N_("must be less than or equal to {le}"),
+    "greater_than_equal": N_("must be greater than or equal to {ge}"),
+    "greater_than": N_("must be greater than {gt}"),
+    "int_parsing": N_("an integer is expected"),
+    "int_type": N_("an integer is expected"),
+    "float_parsing": N_("a number is expected"),
+    "bool_parsing": N_("true or false expected"),
+    "string_type": N_("a text is expected"),
+    "list_type": N_("a list is expected"),
+    "dict_type": N_("a table (key: value) is expected"),
+    "model_type": N_("a table (key: value) is expected"),
+    "string_pattern_mismatch": N_("invalid format"),
 }
 
 
@@ -741,25 +728,23 @@ def _pydantic_problems(exc: ValidationError, lines: dict, filename: str) -> list
         if error["type"] == "extra_forbidden":
             known = [name for name in _field_names(loc[:-1]) if name != "path"]
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            message = tr("champ inconnu", "unknown field")
-            hint = tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else \
-                tr(f"champs possibles : {', '.join(known)}", f"known fields: {', '.join(known)}")
+            message = tx("unknown field")
+            hint = tx("did you mean {close!r}?", close=close[0]) if close else \
+                tx("known fields: {known}", known=', '.join(known))
         elif error["type"] == "missing":
-            message = tr("champ obligatoire manquant", "required field missing")
-        elif error["type"] in _PYDANTIC_FR:
-            message = tr(_PYDANTIC_FR[error["type"]].format(**error.get("ctx", {})), message)
+            message = tx("required field missing")
+        elif error["type"] in _PYDANTIC_MESSAGES and user_language() != "en":
+            message = tx(_PYDANTIC_MESSAGES[error["type"]], **error.get("ctx", {}))
         elif error["type"] == "literal_error":
             expected = re.findall(r"'([^']*)'", error["ctx"].get("expected", ""))
             close = difflib.get_close_matches(str(error.get("input")), expected, n=1)
-            message = tr(f"valeur {error.get('input')!r} non reconnue", f"value {error.get('input')!r} not recognised")
-            hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close
-                    else tr("valeurs possibles : ", "possible values: ") + ", ".join(expected))
+            message = tx("value {error!r} not recognised", error=error.get('input'))
+            hint = (tx("did you mean {close!r}?", close=close[0]) if close
+                    else tx("possible values: ") + ", ".join(expected))
         elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] == "spider":
-            hint = tr("le nom d'un robot de spiders/ (`scrapy list`), ou module:Classe",
-                      "the name of a spider of spiders/ (`scrapy list`), or module:Class")
+            hint = tx("the name of a spider of spiders/ (`scrapy list`), or module:Class")
         elif error["type"] == "string_pattern_mismatch" and loc and loc[-1] == "id":
-            hint = tr("minuscules, chiffres et tirets, par exemple 'veloce-news'",
-                      "lower-case letters, digits and dashes, e.g. 'veloce-news'")
+            hint = tx("lower-case letters, digits and dashes, e.g. 'veloce-news'")
         problems.append(Problem(filename, _line(lines, loc), _dotted(loc), message, hint))
     return problems
 
@@ -796,8 +781,8 @@ def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
                 continue
             where = path + ((j,) if j is not None else ())
             close = difflib.get_close_matches(str(value), known, n=1)
-            hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
-                    tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
+            hint = (tx("did you mean {close!r}?", close=close[0]) if close else
+                    (tx("declared: {known}", known=", ".join(known)) if known else tx("declared: none")))
             problems.append(Problem(filename, _line(lines, where), _dotted(where),
                                     f"{kind} {value!r}", hint))
 
@@ -806,12 +791,12 @@ def _cross_check(data: dict, lines: dict, filename: str) -> list[Problem]:
         for index, entry in entries(section):
             if entry.get("id") in seen:
                 problems.append(Problem(filename, _line(lines, (section, index, "id")), f"{section}[{index}].id",
-                                        tr(f"identifiant {entry['id']!r} en double", f"duplicate id {entry['id']!r}"),
-                                        tr("chaque identifiant doit être unique", "each id must be unique")))
+                                        tx("duplicate id {id!r}", id=entry['id']),
+                                        tx("each id must be unique")))
             seen.add(entry.get("id"))
 
-    theme, competitor = tr("thème inconnu", "unknown theme"), tr("concurrent inconnu", "unknown competitor")
-    label = tr("étiquette inconnue", "unknown label")
+    theme, competitor = tx("unknown theme"), tx("unknown competitor")
+    label = tx("unknown label")
     theme_ids, competitor_ids, labels = ids("themes"), ids("competitors"), taxonomy_labels()
     for i, source in entries("sources"):
         problems.extend(_kind_options(i, source, lines, filename))
@@ -843,14 +828,13 @@ def _kind_options(index: int, source: dict, lines: dict, filename: str) -> list[
         for name in names:
             if name in source and kind != wanted:
                 problems.append(Problem(filename, _line(lines, ("sources", index, name)), f"sources[{index}].{name}",
-                                        tr(f"option réservée aux sources kind: {wanted}", f"option only for kind: {wanted} sources"),
-                                        tr(f"la retirer, ou écrire kind: {wanted}", f"remove it, or write kind: {wanted}")))
+                                        tx("option only for kind: {wanted} sources", wanted=wanted),
+                                        tx("remove it, or write kind: {wanted}", wanted=wanted)))
     if kind == "spider" and source.get("spider") in (None, "listing") and not source.get("follow") \
             and not source.get("sitemap"):
         problems.append(Problem(filename, _line(lines, ("sources", index)), f"sources[{index}]",
-                                tr("le robot générique a besoin de `follow` (sélecteur des liens d'articles) ou d'un `sitemap`",
-                                   "the generic spider needs `follow` (selector of the article links) or a `sitemap`"),
-                                tr("par exemple follow: \"article h2 a\"", "for example follow: \"article h2 a\"")))
+                                tx("the generic spider needs `follow` (selector of the article links) or a `sitemap`"),
+                                tx('for example follow: "article h2 a"')))
     return problems
 
 
@@ -887,16 +871,14 @@ def append_source(path: str | os.PathLike, url: str, title: str, language: str |
     new_id, n = base_id, 2
     while new_id in taken:
         if source_id:
-            raise ConfigError([Problem(str(file), None, "sources", tr(f"l'identifiant {source_id!r} existe déjà",
-                                                                       f"id {source_id!r} already exists"),
-                                       tr("en choisir un autre avec --id", "choose another with --id"))])
+            raise ConfigError([Problem(str(file), None, "sources", tx("id {source_id!r} already exists", source_id=source_id),
+                                       tx("choose another with --id"))])
         new_id, n = f"{base_id}-{n}", n + 1
     fields = {"id": new_id, "name": title or new_id, "kind": "feed", "url": url, "language": language or "fr",
               "country": "", "type": source_type, "reliability": reliability, "access": "free", "legitimacy": "",
               "themes": themes or []}
-    lines = [f"# {tr('Ajoutée par `veille sources add` le', 'Added by `veille sources add` on')} {date.today()} "
-             f"({entries} {tr('articles au contrôle', 'entries when checked')}) : "
-             f"{tr('compléter pays, fiabilité (A-F) et légitimité.', 'fill in country, reliability (A-F) and legitimacy.')}"]
+    lines = [tx("# Added by `veille sources add` on {day} ({entries} entries when checked) : fill in country, "
+                "reliability (A-F) and legitimacy.", day=date.today(), entries=entries)]
     for index, (key, value) in enumerate(fields.items()):
         rendered = json.dumps(value, ensure_ascii=False)
         lines.append(("- " if index == 0 else "  ") + f"{key}: {rendered}")
@@ -907,8 +889,8 @@ def append_source(path: str | os.PathLike, url: str, title: str, language: str |
         load_config(temporary)
     except ConfigError as exc:
         temporary.unlink()
-        raise ConfigError([Problem(str(file), None, "sources", tr("l'ajout rendrait le fichier invalide ; rien n'a été modifié",
-                                                                   "the addition would make the file invalid; nothing was changed"))]
+        raise ConfigError([Problem(str(file), None, "sources", tx("the addition would make the file invalid; "
+                                                                 "nothing was changed"))]
                           + exc.problems) from None
     temporary.replace(file)
     return new_id
@@ -950,7 +932,7 @@ def write_starter(directory: str | os.PathLike, force: bool = False) -> Path:
     """Write the commented starter configuration into `directory`/sources.yaml."""
     target = Path(directory) / DEFAULT_CONFIG
     if target.exists() and not force:
-        raise UsageError(tr(f"{target} existe déjà (--force pour l'écraser)", f"{target} already exists (--force overwrites it)"))
+        raise UsageError(tx("{target} already exists (--force overwrites it)", target=target))
     target.parent.mkdir(parents=True, exist_ok=True)
     starter = Path(__file__).with_name("templates") / "starter.yaml"
     target.write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")

@@ -32,7 +32,7 @@ import httpx
 
 from watch.config import CollectSettings
 from watch.errors import SourceError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.lifeline import end_with
 from watch.models import BACKOFF_CAP_S, Entry, FetchOutcome, backoff_seconds, clean_entry, utcnow  # noqa: F401 (re-exported)
 from watch.netguard import (ACCEPT_ENCODING, AddressPolicy, AddressRefused, BodyRefused, client_options, drain, open_stream,
@@ -106,8 +106,7 @@ class _Parsers:
             try:
                 return await loop.run_in_executor(solo, parse_and_clean, body, content_type, url)
             except BrokenProcessPool:
-                return ParsedFeed(error=tr("le processus d'analyse du flux s'arrête brutalement sur ce flux (mémoire ?)",
-                                           "the feed parser process stops abruptly on this feed (out of memory?)"))
+                return ParsedFeed(error=tx("the feed parser process stops abruptly on this feed (out of memory?)"))
             finally:
                 solo.shutdown(wait=False)
 
@@ -182,11 +181,9 @@ def http_client(settings: CollectSettings, tls: ssl.SSLContext | None = None, ac
 def skip_reason(source_id: str, state: dict, now: datetime, force: bool) -> str:
     """Why a source is not fetched now ('' when it is): gone (HTTP 410), or backing off unless `force`."""
     if state.get("status") == "gone":
-        return tr(f"source disparue (HTTP 410) ; `veille sources reset {source_id}` pour la reprendre",
-                  f"source gone (HTTP 410); `veille sources reset {source_id}` to collect it again")
+        return tx("source gone (HTTP 410); `veille sources reset {source_id}` to collect it again", source_id=source_id)
     if not force and state.get("next_attempt_at") and state["next_attempt_at"] > now.isoformat():
-        return tr(f"en attente après {state['failures']} échec(s), jusqu'à {state['next_attempt_at']}",
-                  f"backing off after {state['failures']} failure(s), until {state['next_attempt_at']}")
+        return tx("backing off after {failures} failure(s), until {next_attempt_at}", failures=state['failures'], next_attempt_at=state['next_attempt_at'])
     return ""
 
 
@@ -243,23 +240,19 @@ async def download(client: httpx.AsyncClient, target: FeedTarget, state: dict, s
         return await asyncio.wait_for(_stream(client, target.url, headers, settings, outcome),
                                       timeout=settings.timeout * 3)
     except asyncio.TimeoutError:
-        message = tr(f"pas de réponse complète en {settings.timeout * 3:.0f} s",
-                     f"no complete answer within {settings.timeout * 3:.0f} s")
+        message = tx("no complete answer within {timeout:.0f} s", timeout=settings.timeout * 3)
     except (AddressRefused, BodyRefused) as exc:
         message = str(exc)
     except httpx.TooManyRedirects:
-        message = tr(f"trop de redirections (plus de {settings.max_redirects}, boucle ?)",
-                     f"too many redirects (over {settings.max_redirects}, a loop?)")
+        message = tx("too many redirects (over {max_redirects}, a loop?)", max_redirects=settings.max_redirects)
     except httpx.TimeoutException:
-        message = tr(f"délai dépassé ({settings.timeout:.0f} s) : le serveur ne répond pas",
-                     f"timed out ({settings.timeout:.0f} s): the server does not answer")
+        message = tx("timed out ({timeout:.0f} s): the server does not answer", timeout=settings.timeout)
     except httpx.ConnectError as exc:
-        message = tr(f"connexion impossible : {exc}", f"cannot connect: {exc}")
+        message = tx("cannot connect: {exc}", exc=exc)
         if target.url.startswith(os.environ.get("VEILLE_DEMO_URL") or DEMO_URL):
-            message += tr(" (secteur de démonstration : le lancer avec `veille demo --serve`)",
-                          " (demo sector: start it with `veille demo --serve`)")
+            message += tx(" (demo sector: start it with `veille demo --serve`)")
     except httpx.HTTPError as exc:
-        message = tr(f"erreur HTTP : {exc.__class__.__name__}: {exc}", f"HTTP error: {exc.__class__.__name__}: {exc}")
+        message = tx("HTTP error: {name}: {exc}", name=exc.__class__.__name__, exc=exc)
     outcome.outcome, outcome.error = "error", message
     return None
 
@@ -277,8 +270,7 @@ async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: 
             return None
         if response.status_code == 410:
             outcome.outcome = "gone"
-            outcome.error = tr("HTTP 410 : la source n'existe plus ; elle ne sera plus collectée",
-                               "HTTP 410: the source no longer exists; it will not be collected again")
+            outcome.error = tx("HTTP 410: the source no longer exists; it will not be collected again")
             return None
         if response.status_code >= 400:
             outcome.outcome = "error"
@@ -286,8 +278,7 @@ async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: 
             if response.status_code in (429, 503):
                 outcome.retry_after = _retry_after(response.headers.get("retry-after"))
                 if outcome.retry_after:
-                    outcome.error += tr(f" (réessayer dans {outcome.retry_after:.0f} s)",
-                                        f" (retry after {outcome.retry_after:.0f} s)")
+                    outcome.error += tx(" (retry after {retry_after:.0f} s)", retry_after=outcome.retry_after)
             return None
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_bytes:
@@ -301,8 +292,8 @@ async def _stream(client: httpx.AsyncClient, url: str, headers: dict, settings: 
 
 def _too_big(outcome: FetchOutcome, settings: CollectSettings) -> None:
     outcome.outcome = "error"
-    outcome.error = tr(f"réponse trop grosse (plus de {settings.max_bytes} octets) : abandonnée ; relever collect.max_bytes si la source est sûre",
-                       f"response too large (over {settings.max_bytes} bytes): dropped; raise collect.max_bytes if the source is trusted")
+    outcome.error = tx("response too large (over {max_bytes} bytes): dropped; raise collect.max_bytes if the "
+                      "source is trusted", max_bytes=settings.max_bytes)
     return None
 
 
@@ -323,14 +314,14 @@ def _retry_after(value: str | None) -> float | None:
 
 def _summarise(warnings: list[str], keep: int = 3) -> list[str]:
     more = len(warnings) - keep
-    return warnings[:keep] + ([tr(f"… et {more} autre(s)", f"… and {more} more")] if more > 0 else [])
+    return warnings[:keep] + ([tx("… and {more} more", more=more)] if more > 0 else [])
 
 
 def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed:
     """Entries of an RSS, Atom, RDF or JSON Feed body; never raises, says why a body is not a feed."""
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
-        return ParsedFeed(error=tr("réponse vide", "empty body"))
+        return ParsedFeed(error=tx("empty body"))
     if stripped[:1] in (b"{", b"["):
         return _parse_json_feed(stripped)
     content_type, charset_note = _trust_utf8(body, content_type)
@@ -341,7 +332,7 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
         headers = {"content-type": content_type, **({"content-location": url} if url and b"xml:base" in body else {})}
         parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser is meant never to raise; a broken body must not stop the run.
-        return ParsedFeed(error=tr(f"flux illisible : {exc}", f"unreadable feed: {exc}"))
+        return ParsedFeed(error=tx("unreadable feed: {exc}", exc=exc))
     language = _language(parsed.feed.get("language"))
     # RFC 4287 4.2.1: an Atom feed's author is the author of entries that name none.
     feed_author = parsed.feed.get("author", "") if parsed.get("version", "").startswith("atom") else ""
@@ -358,14 +349,13 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "") -> ParsedFeed
     if not entries and not parsed.get("version"):
         head = stripped[:512].lower()
         if b"<html" in head or b"<!doctype html" in head:
-            return ParsedFeed(title=title, error=tr(
-                "page HTML servie au lieu d'un flux ; `veille sources add URL` trouve le flux d'une page",
-                "HTML page served instead of a feed; `veille sources add URL` finds a page's feed"))
-        return ParsedFeed(title=title, error=tr(f"pas un flux RSS/Atom : {problem or 'format inconnu'}",
-                                                f"not an RSS/Atom feed: {problem or 'unknown format'}"))
+            return ParsedFeed(title=title, error=tx("HTML page served instead of a feed; `veille sources add URL` "
+                                                   "finds a page's feed"))
+        return ParsedFeed(title=title, error=tx("not an RSS/Atom feed: {problem}",
+                                                   problem=problem or tx("unknown format")))
     if problem and not entries:
-        return ParsedFeed(title=title, error=tr(f"flux invalide sans article : {problem}", f"invalid feed with no entry: {problem}"))
-    warning = tr(f"flux imparfait, lu quand même : {problem}", f"imperfect feed, read anyway: {problem}") if problem else ""
+        return ParsedFeed(title=title, error=tx("invalid feed with no entry: {problem}", problem=problem))
+    warning = tx("imperfect feed, read anyway: {problem}", problem=problem) if problem else ""
     return ParsedFeed(entries=entries, title=title, language=language, warning=warning)
 
 
@@ -391,18 +381,16 @@ def _trust_utf8(body: bytes, content_type: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         return content_type, ""
     mime = (content_type.split(";")[0].strip() or "application/xml")
-    return f"{mime}; charset=utf-8", tr(f"jeu de caractères déclaré {declared} mais contenu UTF-8 : lu en UTF-8",
-                                         f"charset declared {declared} but content is UTF-8: read as UTF-8")
+    return f"{mime}; charset=utf-8", tx("charset declared {declared} but content is UTF-8: read as UTF-8", declared=declared)
 
 
 def _bozo_reason(parsed: feedparser.FeedParserDict) -> str:
     exc = parsed.get("bozo_exception")
     name = exc.__class__.__name__ if exc else "?"
     if name == "CharacterEncodingOverride":
-        return tr(f"jeu de caractères déclaré faux, lu en {parsed.get('encoding')}",
-                  f"declared charset is wrong, read as {parsed.get('encoding')}")
+        return tx("declared charset is wrong, read as {parsed}", parsed=parsed.get('encoding'))
     if name in ("SAXParseException", "SAXException") or "not well-formed" in str(exc):
-        return tr(f"XML mal formé ({exc})", f"ill-formed XML ({exc})")
+        return tx("ill-formed XML ({exc})", exc=exc)
     return f"{name}: {exc}"
 
 
@@ -444,10 +432,9 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
     try:
         data = json.loads(body.decode("utf-8", errors="replace"))
     except json.JSONDecodeError as exc:
-        return ParsedFeed(error=tr(f"JSON invalide : {exc}", f"invalid JSON: {exc}"))
+        return ParsedFeed(error=tx("invalid JSON: {exc}", exc=exc))
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
-        return ParsedFeed(error=tr("JSON qui n'est pas un JSON Feed (version jsonfeed.org absente)",
-                                   "JSON that is not a JSON Feed (no jsonfeed.org version)"))
+        return ParsedFeed(error=tx("JSON that is not a JSON Feed (no jsonfeed.org version)"))
     language = _language(data.get("language"))
     entries = []
     for item in data.get("items") or []:
@@ -524,8 +511,7 @@ async def _discover(url: str, settings: CollectSettings) -> tuple[str, ParsedFee
             parsed = parse_feed(body, content_type, found)
             if not parsed.error:
                 return found, parsed
-    raise SourceError(tr(f"aucun flux trouvé pour {url} (essayé : {', '.join(tried[:6])}…)",
-                         f"no feed found for {url} (tried: {', '.join(tried[:6])}…)"))
+    raise SourceError(tx("no feed found for {url} (tried: {tried}…)", url=url, tried=', '.join(tried[:6])))
 
 
 async def _get(client: httpx.AsyncClient, url: str, settings: CollectSettings) -> tuple[bytes, str, str]:

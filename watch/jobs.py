@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from watch.config import Config
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.lifeline import child_env, end_with_parent
 from watch.models import utcnow
 from watch.schedule import JobSpec
@@ -77,15 +77,13 @@ def classify_items(config: Config, store: Store, stop: threading.Event) -> JobRe
             pending_input = None  # sent with the first call
             if stop.is_set():
                 _stop_group(child)
-                return JobResult("interrupted", error=tr("classement arrêté (SIGTERM) ; repris au prochain passage",
-                                                         "classification stopped (SIGTERM); resumed at the next pass"))
+                return JobResult("interrupted", error=tx("classification stopped (SIGTERM); resumed at the next pass"))
     lines = out.decode(errors="replace").strip().splitlines()
     try:
         answer = json.loads(lines[-1])
     except (IndexError, ValueError):
         last = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
-        answer = {"error": tr(f"le processus de classement s'est arrêté (code {child.returncode}) : {last}",
-                              f"the classification process ended (exit code {child.returncode}): {last}")}
+        answer = {"error": tx("the classification process ended (exit code {returncode}): {last}", returncode=child.returncode, last=last)}
     if "error" in answer:
         return JobResult("error", error=answer["error"])
     if answer["classified"] and any(audience.alerts for audience in config.audiences):
@@ -157,8 +155,7 @@ def send_digest(config: Config, store: Store, spec: JobSpec, now: datetime | Non
               "sent": result.sent, "pending": result.pending}
     error = result.error
     if report.smtp is None and result.pending:
-        error = tr("VEILLE_SMTP_URL non définie : bulletin écrit en .eml (un par destinataire) à côté de sa page d'archive",
-                   "VEILLE_SMTP_URL not set: digest written as .eml (one per recipient) beside its archive page")
+        error = tx("VEILLE_SMTP_URL not set: digest written as .eml (one per recipient) beside its archive page")
     return JobResult(outcome, counts, error)
 
 
@@ -174,9 +171,8 @@ def retry_deliveries(config: Config, store: Store, digest_jobs: list[JobSpec], n
     if not pending:
         return JobResult("ok", {"pending": 0})
     if not os.environ.get("VEILLE_SMTP_URL", "").strip():
-        return JobResult("skipped", {"pending": pending}, tr(
-            "VEILLE_SMTP_URL non définie : rien à réessayer (les bulletins sont écrits en .eml)",
-            "VEILLE_SMTP_URL not set: nothing to retry (digests are written as .eml)"))
+        return JobResult("skipped", {"pending": pending}, tx("VEILLE_SMTP_URL not set: nothing to retry (digests "
+                                                            "are written as .eml)"))
     sent = 0
     errors = []
     for spec in digest_jobs:

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from watch.i18n import tr
+from watch.i18n import tx
 
 ACCEPT_ENCODING = "gzip, deflate"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -110,14 +110,12 @@ class AddressPolicy:
         """Why `host` at `address` must not be reached, or None."""
         address = _unwrap(address)
         if any(address in network for network in ALWAYS_REFUSED):
-            return tr(f"{host} ({address}) est une adresse locale au lien ou de métadonnées d'un cloud : toujours refusée",
-                      f"{host} ({address}) is a link-local or cloud metadata address: always refused")
+            return tx("{host} ({address}) is a link-local or cloud metadata address: always refused", host=host, address=address)
         if not is_internal(address) or self.allow_private or address in home_addresses:
             return None
-        return tr(f"{host} ({address}) est une adresse interne (privée, locale ou réservée) qui n'est pas celle de la source : "
-                  "refusée ; `collect.allow_private: true` dans sources.yaml l'autorise si ce réseau est sûr",
-                  f"{host} ({address}) is an internal (private, loopback or reserved) address that is not the source's own: "
-                  "refused; `collect.allow_private: true` in sources.yaml allows it if that network is trusted")
+        return tx("{host} ({address}) is an internal (private, loopback or reserved) address that is not the "
+                 "source's own: refused; `collect.allow_private: true` in sources.yaml allows it if that network "
+                 "is trusted", host=host, address=address)
 
     def needs_resolution(self) -> bool:
         return self._home_addresses is None
@@ -187,14 +185,14 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused(tr("socket Unix refusée", "Unix socket refused"))
+        raise AddressRefused(tx("Unix socket refused"))
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
 
 
 def _unresolved(host: str) -> str:
-    return tr(f"le nom {host} ne se résout pas (DNS)", f"the name {host} does not resolve (DNS)")
+    return tx("the name {host} does not resolve (DNS)", host=host)
 
 
 def client_options(policy: AddressPolicy, limits: httpx.Limits, verify: ssl.SSLContext) -> dict[str, Any]:
@@ -261,12 +259,10 @@ class BodyDecoder:
     def __init__(self, content_encoding: str, limit: int):
         codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
         if len(codings) > 1:
-            raise BodyRefused(tr(f"réponse en codages empilés ({content_encoding}) jamais demandés : refusée",
-                                 f"response in stacked codings ({content_encoding}), never asked for: refused"))
+            raise BodyRefused(tx("response in stacked codings ({content_encoding}), never asked for: refused", content_encoding=content_encoding))
         self.coding = codings[0] if codings else ""
         if self.coding not in ("", "gzip", "x-gzip", "deflate"):
-            raise BodyRefused(tr(f"réponse en codage {self.coding!r} non demandé (seuls gzip et deflate le sont) : refusée",
-                                 f"response in coding {self.coding!r}, not asked for (only gzip and deflate are): refused"))
+            raise BodyRefused(tx("response in coding {coding!r}, not asked for (only gzip and deflate are): refused", coding=self.coding))
         self.limit = limit
         self.size = 0
         self._started = False
@@ -295,8 +291,7 @@ class BodyDecoder:
                     self._started = True
                     self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send it
                     continue
-                raise BodyRefused(tr(f"corps compressé illisible ({self.coding}) : {exc}",
-                                     f"unreadable compressed body ({self.coding}): {exc}")) from None
+                raise BodyRefused(tx("unreadable compressed body ({coding}): {exc}", coding=self.coding, exc=exc)) from None
             self._started = True
             self._count(len(piece))
             out.append(piece)
@@ -306,11 +301,9 @@ class BodyDecoder:
     def _count(self, produced: int) -> None:
         self.size += produced
         if self.size > self.limit:
-            raise BodyRefused(too_large=True, message=tr(
-                f"réponse trop grosse (plus de {self.limit} octets une fois décompressée) : abandonnée ; "
-                "relever collect.max_bytes si la source est sûre",
-                f"response too large (over {self.limit} bytes once decoded): dropped; raise collect.max_bytes if the "
-                "source is trusted"))
+            raise BodyRefused(too_large=True, message=tx("response too large (over {limit} bytes once decoded): "
+                                                        "dropped; raise collect.max_bytes if the source is "
+                                                        "trusted", limit=self.limit))
 
 
 async def read_body(response: httpx.Response, limit: int) -> bytes:

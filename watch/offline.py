@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from watch.errors import UsageError
-from watch.i18n import tr
+from watch.i18n import tx, tx_p
 from watch.models import Entry, content_hash, utcnow
 from watch.untrusted import shorten
 
@@ -105,38 +105,33 @@ def check_note(config: Config, values: dict[str, Any], now: datetime | None = No
     source = _offline_source(config, (values.get("source") or "").strip())
     text = (values.get("text") or "").strip()
     if not text:
-        raise NoteError(tr("texte vide : une note de terrain a besoin d'un texte", "empty text: a field note needs a text"))
+        raise NoteError(tx("empty text: a field note needs a text"))
     if len(text) > MAX_TEXT:
-        raise NoteError(tr(f"texte trop long ({len(text)} caractères, au plus {MAX_TEXT})",
-                           f"text too long ({len(text)} characters, at most {MAX_TEXT})"))
+        raise NoteError(tx("text too long ({n_text} characters, at most {max_text})", n_text=len(text), max_text=MAX_TEXT))
     author = " ".join((values.get("author") or "").split())
     if not author:
-        raise NoteError(tr("auteur manquant : qui a fait l'observation ?", "author missing: who made the observation?"))
+        raise NoteError(tx("author missing: who made the observation?"))
     date = parse_date(values.get("date"), now)
     retention = source.offline_options.retention_days
     if retention and date < now - timedelta(days=retention):
-        raise NoteError(tr(f"note du {date.date()} plus ancienne que la durée de conservation de {source.id} "
-                           f"({retention} jours) : non importée",
-                           f"note of {date.date()} older than the retention period of {source.id} ({retention} days): "
-                           "not imported"))
-    themes = tuple(_known(t, [th.id for th in config.themes], tr("thème inconnu", "unknown theme"))
+        raise NoteError(tx("note of {date} older than the retention period of {id} ({retention} days): not imported", date=date.date(), id=source.id, retention=retention))
+    themes = tuple(_known(t, [th.id for th in config.themes], tx("unknown theme"))
                    for t in _split_list(values.get("themes")))
     competitor = (values.get("competitor") or "").strip() or None
     if competitor:
-        competitor = _known(competitor, [c.id for c in config.competitors], tr("concurrent inconnu", "unknown competitor"))
+        competitor = _known(competitor, [c.id for c in config.competitors], tx("unknown competitor"))
     lang = (values.get("lang") or "").strip().lower() or None
     if lang and not re.fullmatch(r"[a-z]{2}", lang):
-        raise NoteError(tr(f"langue {lang!r} illisible : deux lettres, fr ou en", f"language {lang!r} unreadable: two letters, fr or en"))
+        raise NoteError(tx("language {lang_!r} unreadable: two letters, fr or en", lang_=lang))
     attachment = None
     if values.get("attachment"):
         attachment = Path(str(values["attachment"]).strip()).expanduser()
         if base is not None and not attachment.is_absolute():
             attachment = base / attachment
         if not attachment.is_file():
-            raise NoteError(tr(f"pièce jointe introuvable : {attachment}", f"attachment not found: {attachment}"))
+            raise NoteError(tx("attachment not found: {attachment}", attachment=attachment))
         if attachment.stat().st_size > MAX_ATTACHMENT:
-            raise NoteError(tr(f"pièce jointe trop grosse (plus de {MAX_ATTACHMENT // 1_000_000} Mo) : {attachment}",
-                               f"attachment too large (over {MAX_ATTACHMENT // 1_000_000} MB): {attachment}"))
+            raise NoteError(tx("attachment too large (over {max_attachment} MB): {attachment}", max_attachment=MAX_ATTACHMENT // 1000000, attachment=attachment))
     return FieldNote(source=source.id, text=text, author=author, date=date,
                      title=" ".join((values.get("title") or "").split()), themes=themes, competitor=competitor,
                      lang=lang, ref=(values.get("ref") or "").strip() or None, attachment=attachment)
@@ -149,21 +144,17 @@ def _offline_source(config: Config, source_id: str) -> Source:
     for source in config.sources:
         if source.id == source_id:
             if source.kind != "offline":
-                raise NoteError(tr(
-                    f"la source {source_id!r} est de type {source.kind} ; les notes de terrain vont dans une source "
-                    f"`kind: offline` ({', '.join(s.id for s in offline) or 'aucune déclarée'})",
-                    f"source {source_id!r} is a {source.kind} source; field notes go to a `kind: offline` source "
-                    f"({', '.join(s.id for s in offline) or 'none declared'})"))
+                raise NoteError(tx(
+                    "source {source_id!r} is a {kind} source; field notes go to a `kind: offline` source ({offline})",
+                    source_id=source_id, kind=source.kind,
+                    offline=", ".join(s.id for s in offline) or tx_p("offline source", "none declared")))
             return source
     if not offline:
-        raise NoteError(tr("aucune source `kind: offline` dans la configuration : en déclarer une dans sources.yaml, "
-                           "par exemple `- {id: salons, name: Salons professionnels, kind: offline, type: field}`",
-                           "no `kind: offline` source in the configuration: declare one in sources.yaml, for example "
-                           "`- {id: trade-shows, name: Trade shows, kind: offline, type: field}`"))
+        raise NoteError(tx("no `kind: offline` source in the configuration: declare one in sources.yaml, for "
+                          "example `- {id: trade-shows, name: Trade shows, kind: offline, type: field}`"))
     if not source_id:
-        raise NoteError(tr(f"source manquante : l'une de {', '.join(s.id for s in offline)}",
-                           f"source missing: one of {', '.join(s.id for s in offline)}"))
-    return config.source(_known(source_id, [s.id for s in offline], tr("source inconnue", "unknown source")))
+        raise NoteError(tx("source missing: one of {value}", value=', '.join((s.id for s in offline))))
+    return config.source(_known(source_id, [s.id for s in offline], tx("unknown source")))
 
 
 def _known(value: str, known: list[str], what: str) -> str:
@@ -171,8 +162,8 @@ def _known(value: str, known: list[str], what: str) -> str:
     if value in known:
         return value
     close = difflib.get_close_matches(value, known, n=1)
-    hint = (tr(f"vouliez-vous dire {close[0]!r} ?", f"did you mean {close[0]!r}?") if close else
-            tr(f"déclarés : {', '.join(known) or 'aucun'}", f"declared: {', '.join(known) or 'none'}"))
+    hint = (tx("did you mean {close!r}?", close=close[0]) if close else
+            (tx("declared: {known}", known=", ".join(known)) if known else tx("declared: none")))
     raise NoteError(f"{what} {value!r} ({hint})")
 
 
@@ -193,7 +184,7 @@ def parse_date(value: Any, now: datetime | None = None) -> datetime:
     now = now or utcnow()
     text = str(value or "").strip()
     if not text:
-        raise NoteError(tr("date manquante (AAAA-MM-JJ ou JJ/MM/AAAA)", "date missing (YYYY-MM-DD or DD/MM/YYYY)"))
+        raise NoteError(tx("date missing (YYYY-MM-DD or DD/MM/YYYY)"))
     when = None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -205,14 +196,13 @@ def parse_date(value: Any, now: datetime | None = None) -> datetime:
             except ValueError:
                 continue
     if when is None:
-        raise NoteError(tr(f"date {text!r} illisible : écrire 2026-03-12 ou 12/03/2026",
-                           f"date {text!r} unreadable: write 2026-03-12 or 12/03/2026"))
+        raise NoteError(tx("date {text!r} unreadable: write 2026-03-12 or 12/03/2026", text=text))
     if when.tzinfo is None:
         # A day alone is kept as that day (midnight UTC); a time is the users' local time.
         when = when.replace(tzinfo=timezone.utc) if len(text) <= 10 else when.replace(tzinfo=LOCAL_TIME)
     when = when.astimezone(timezone.utc)
     if when > now + timedelta(hours=1):
-        raise NoteError(tr(f"date {text!r} dans le futur", f"date {text!r} is in the future"))
+        raise NoteError(tx("date {text!r} is in the future", text=text))
     return min(when, now)
 
 
@@ -259,8 +249,7 @@ def _store_notes(config: Config, store: Store, notes: list[tuple[int | None, Fie
         canonical = f"urn:veille:offline:{note.source}:{guid}"
         title = note.title or _title_from(note.text)
         if canonical in first_line:
-            results.append(NoteResult(line, "duplicate", title=title, problem=tr(
-                f"même note qu'à la ligne {first_line[canonical]}", f"same note as line {first_line[canonical]}")))
+            results.append(NoteResult(line, "duplicate", title=title, problem=tx("same note as line {first_line}", first_line=first_line[canonical])))
             continue
         first_line[canonical] = line
         source = config.source(note.source)
@@ -316,10 +305,10 @@ def read_csv(file: Path, encoding: str = "utf-8") -> list[tuple[int, dict[str, s
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise UsageError(tr(f"{file} : lecture impossible ({exc.strerror})", f"{file}: cannot read it ({exc.strerror})")) from None
+        raise UsageError(tx("{file}: cannot read it ({strerror})", file=file, strerror=exc.strerror)) from None
     text = _decode(file, raw, encoding)
     if not text.strip():
-        raise UsageError(tr(f"{file} : fichier vide", f"{file}: empty file"))
+        raise UsageError(tx("{file}: empty file", file=file))
     header_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max(",;\t", key=header_line.count)
     # No field can be longer than the file: with this limit the parser never stops inside a field (after which it
@@ -344,23 +333,20 @@ def _rows(file: Path, text: str, delimiter: str) -> list[tuple[int, dict[str, st
         except StopIteration:
             break
         except csv.Error as exc:  # the reader starts afresh on the next line
-            rows.append((line, tr(f"ligne CSV illisible : {exc}", f"unreadable CSV line: {exc}")))
+            rows.append((line, tx("unreadable CSV line: {exc}", exc=exc)))
             continue
         if not any(cell.strip() for cell in cells):
             continue
         while len(cells) > len(columns) and not cells[-1].strip():
             cells.pop()  # trailing separators, as spreadsheets write them
         if len(cells) != len(columns):
-            rows.append((line, tr(f"{len(cells)} champs au lieu de {len(columns)} (séparateur {delimiter!r} ; "
-                                  "guillemets autour d'un texte qui contient le séparateur ?)",
-                                  f"{len(cells)} fields instead of {len(columns)} (separator {delimiter!r}; quotes "
-                                  "around a text that contains the separator?)")))
+            rows.append((line, tx("{n_cells} fields instead of {n_columns} (separator {delimiter!r}; quotes "
+                                 "around a text that contains the separator?)", n_cells=len(cells), n_columns=len(columns), delimiter=delimiter)))
             continue
         huge = [(column, len(cell)) for column, cell in zip(columns, cells) if len(cell) > MAX_CELL]
         if huge:
             column, size = huge[0]
-            rows.append((line, tr(f"cellule {column} de {size} caractères (au plus {MAX_CELL}) : ligne ignorée",
-                                  f"{column} cell of {size} characters (at most {MAX_CELL}): row skipped")))
+            rows.append((line, tx("{column} cell of {size} characters (at most {max_cell}): row skipped", column=column, size=size, max_cell=MAX_CELL)))
             continue
         rows.append((line, dict(zip(columns, cells))))
     return rows
@@ -375,33 +361,25 @@ def _decode(file: Path, raw: bytes, encoding: str) -> str:
     try:
         codec = codecs.lookup(encoding).name
     except LookupError:
-        raise UsageError(tr(f"encodage inconnu {encoding!r}", f"unknown encoding {encoding!r}")) from None
+        raise UsageError(tx("unknown encoding {encoding!r}", encoding=encoding)) from None
     wide = codec.startswith(("utf-16", "utf-32"))
     bom = next((name for mark, name in _BOMS if raw.startswith(mark)), None)
     if bom and not wide:
-        raise UsageError(tr(
-            f"{file} : le fichier est en {bom.upper()} (il commence par la marque d'ordre des octets "
-            f"{raw[:4 if bom == 'utf-32' else 2].hex(' ').upper()}) ; le lire avec --encoding {bom}",
-            f"{file}: the file is {bom.upper()} (it starts with the byte order mark "
-            f"{raw[:4 if bom == 'utf-32' else 2].hex(' ').upper()}); read it with --encoding {bom}"))
+        raise UsageError(tx("{file}: the file is {bom} (it starts with the byte order mark {hex}); read it with "
+                           "--encoding {bom2}", file=file, bom=bom.upper(), hex=raw[:4 if bom == 'utf-32' else 2].hex(' ').upper(), bom2=bom))
     sample = raw[:4096]
     if sample and not bom and not wide and sample.count(0) * 4 >= len(sample):
         # UTF-16 without a mark: every other byte of Latin text is NUL, the odd ones when little-endian.
         guess = "utf-16-le" if sample[1::2].count(0) >= sample[0::2].count(0) else "utf-16-be"
-        raise UsageError(tr(
-            f"{file} : octets nuls entre les lettres, le fichier semble en UTF-16 sans marque d'ordre des octets ; "
-            f"le lire avec --encoding {guess}, ou l'enregistrer en « CSV UTF-8 » depuis le tableur",
-            f"{file}: NUL bytes between the letters, the file looks like UTF-16 without a byte order mark; read it "
-            f"with --encoding {guess}, or save it as \"CSV UTF-8\" from the spreadsheet"))
+        raise UsageError(tx("{file}: NUL bytes between the letters, the file looks like UTF-16 without a byte "
+                           'order mark; read it with --encoding {guess}, or save it as "CSV UTF-8" from the '
+                           "spreadsheet", file=file, guess=guess))
     try:
         text = raw.decode("utf-8-sig" if codec == "utf-8" else encoding)
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise UsageError(tr(
-            f"{file}:{line} : le fichier n'est pas en {encoding} (octet 0x{raw[exc.start]:02x}) ; l'enregistrer en "
-            "« CSV UTF-8 » depuis le tableur, ou donner son encodage : --encoding cp1252",
-            f"{file}:{line}: the file is not {encoding} (byte 0x{raw[exc.start]:02x}); save it as \"CSV UTF-8\" from "
-            "the spreadsheet, or give its encoding: --encoding cp1252")) from None
+        raise UsageError(tx('{file}:{line}: the file is not {encoding} (byte 0x{raw:02x}); save it as "CSV UTF-8" '
+                           "from the spreadsheet, or give its encoding: --encoding cp1252", file=file, line=line, encoding=encoding, raw=raw[exc.start])) from None
     return text.removeprefix("\ufeff")  # utf-16-le and -be keep the mark as a character
 
 
@@ -415,34 +393,31 @@ def _columns(file: Path, header: list[str]) -> list[str]:
         if column not in known:
             unknown.append((name, folded))
         columns.append(column)
-    layout = tr(f"colonnes attendues : {', '.join(REQUIRED)} (obligatoires), {', '.join(OPTIONAL)} (facultatives)",
-                f"expected columns: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional)")
+    layout = tx("expected columns: {required} (required), {optional} (optional)", required=', '.join(REQUIRED), optional=', '.join(OPTIONAL))
     problems = []
     if unknown:
         # A few are enough to see the mistake (a 10,000-column header would make a message of 89 KB).
         shown = [_unknown_column(name, folded, list(known) + list(ALIASES)) for name, folded in unknown[:SHOWN_COLUMNS]]
         if len(unknown) > SHOWN_COLUMNS:
-            shown.append(tr(f"et {len(unknown) - SHOWN_COLUMNS} autre(s)", f"and {len(unknown) - SHOWN_COLUMNS} more"))
-        problems.append(tr(f"colonne(s) inconnue(s) {', '.join(shown)}", f"unknown column(s) {', '.join(shown)}"))
+            shown.append(tx("and {n_unknown} more", n_unknown=len(unknown) - SHOWN_COLUMNS))
+        problems.append(tx("unknown column(s) {shown}", shown=', '.join(shown)))
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        problems.append(tr(f"colonne(s) obligatoire(s) absente(s) : {', '.join(missing)}",
-                           f"required column(s) missing: {', '.join(missing)}"))
+        problems.append(tx("required column(s) missing: {missing}", missing=', '.join(missing)))
     counts = Counter(columns)
     repeated = sorted(c for c in known if counts[c] > 1)
     if repeated:
-        problems.append(tr(f"colonne(s) en double : {', '.join(repeated)}", f"duplicate column(s): {', '.join(repeated)}"))
+        problems.append(tx("duplicate column(s): {repeated}", repeated=', '.join(repeated)))
     if problems:
         raise UsageError(f"{file}:1: " + " ; ".join(problems) + f" ({layout}) " +
-                         tr("— rien n'a été importé", "— nothing was imported"))
+                         tx("— nothing was imported"))
     return columns
 
 
 def _unknown_column(name: str, folded: str, names: list[str]) -> str:
     close = difflib.get_close_matches(folded, names, n=1)
     shown = repr(name if len(name) <= 40 else name[:39] + "…")
-    return shown + (tr(f" (vouliez-vous dire {ALIASES.get(close[0], close[0])!r} ?)",
-                       f" (did you mean {ALIASES.get(close[0], close[0])!r}?)") if close else "")
+    return shown + (tx(" (did you mean {aliases!r}?)", aliases=ALIASES.get(close[0], close[0])) if close else "")
 
 
 # -- deleting -----------------------------------------------------------------------------------------------
@@ -457,15 +432,13 @@ def erase(store: Store, *, ids: Iterable[int] = (), source: str | None = None, a
     """
     ids = list(ids)
     if not (ids or source or author or date_from or date_to or search or origin):
-        raise UsageError(tr("dire quoi supprimer : --id, --source, --author, --from/--to ou --search",
-                            "say what to delete: --id, --source, --author, --from/--to or --search"))
+        raise UsageError(tx("say what to delete: --id, --source, --author, --from/--to or --search"))
     rows = store.items_matching(ids=ids, source=source, author=author, published_from=date_from,
                                 published_to=date_to, search=search, origin=origin)
     if ids:
         missing = sorted(set(ids) - {row["id"] for row in rows})
         if missing and not (source or author or date_from or date_to or search or origin):
-            raise UsageError(tr(f"article(s) inconnu(s) : {', '.join(map(str, missing))} ; rien n'a été supprimé",
-                                f"unknown item(s): {', '.join(map(str, missing))}; nothing was deleted"))
+            raise UsageError(tx("unknown item(s): {map}; nothing was deleted", map=', '.join(map(str, missing))))
     if not dry_run and rows:
         _delete(store, rows)
     return rows

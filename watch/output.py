@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watch.display import header, value
-from watch.i18n import tr, user_language
+from watch.i18n import tx, user_language
 from watch.untrusted import json_safe, plain, spreadsheet_safe
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -33,10 +33,8 @@ def _remember_raw(ctx: click.Context, _param: click.Parameter, value: bool) -> b
 
 
 raw_option = click.option("--raw", is_flag=True, expose_value=False, callback=_remember_raw,
-                          help=tr("Avec --format csv : les cellules telles qu'enregistrées, pour un autre programme "
-                                  "(pas d'apostrophe devant = + - @, caractères de contrôle gardés). Ignoré des autres "
-                                  "formats.", "With --format csv: cells exactly as stored, for another program (no "
-                                  "quote before = + - @, control characters kept). Other formats ignore it."))
+                          help=tx("With --format csv: cells exactly as stored, for another program (no quote "
+                                 "before = + - @, control characters kept). Other formats ignore it."))
 
 
 # A word longer than this (a URL, a path) may be folded: keeping it whole would crowd out every other column.
@@ -51,8 +49,7 @@ def _remember_wide(ctx: click.Context, _param: click.Parameter, wide: bool) -> b
 
 # `--wide` travels in the click context rather than in every command's signature: emit() is where it matters.
 wide_option = click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
-                           help=tr("Tableau : toutes les colonnes, sans ajuster à la largeur du terminal.",
-                                   "Table: every column, not fitted to the terminal's width."))
+                           help=tx("Table: every column, not fitted to the terminal's width."))
 
 
 def format_option(command):
@@ -106,7 +103,7 @@ def _table(rows: Sequence[dict[str, Any]], names: list[str], title: str | None, 
     if not rows:
         if title:
             console.print(title, markup=False, highlight=False)
-        console.print(empty or tr("(aucune ligne)", "(no rows)"), markup=False, highlight=False)
+        console.print(empty or tx("(no rows)"), markup=False, highlight=False)
         return
     headers = [header(name, lang) for name in names]
     cells = [[value(name, plain(_text(row.get(name))), lang) for name in names] for row in rows]
@@ -122,10 +119,7 @@ def _table(rows: Sequence[dict[str, Any]], names: list[str], title: str | None, 
     console.print(table)
     hidden = {i for i in hidden if any(line[i] for line in cells)}  # an empty column hidden loses nothing
     if hidden:
-        click.echo(tr(f"Colonnes masquées pour tenir en {console.width} colonnes : "
-                      f"{', '.join(headers[i] for i in sorted(hidden))} ; --wide les montre.",
-                      f"Columns hidden to fit {console.width} columns: "
-                      f"{', '.join(headers[i] for i in sorted(hidden))}; --wide shows them."), err=True)
+        click.echo(tx("Columns hidden to fit {width} columns: {value}; --wide shows them.", width=console.width, value=', '.join((headers[i] for i in sorted(hidden)))), err=True)
 
 
 def _layout(headers: list[str], cells: list[list[str]], width: int | None) -> tuple[list[int], set[int]]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from watch.feeds import FeedTarget, backoff_seconds, download, http_client, skip_reason
-from watch.i18n import tr
+from watch.i18n import tx, tx_in, tx_n_in, tx_p_in
 from watch.models import PRICE_CHANGE, Entry, FetchOutcome, clean_entry, plain_text, utcnow
 
 if TYPE_CHECKING:
@@ -139,8 +139,7 @@ async def _watch_all(sources: list[Source], store: Store, settings: CollectSetti
                 except Exception as exc:  # one unreadable page must not stop the collection of the others
                     log.exception("page %s", source.id)
                     outcome.outcome = "error"
-                    outcome.error = tr(f"page illisible : {exc.__class__.__name__}: {exc}",
-                                       f"unreadable page: {exc.__class__.__name__}: {exc}")
+                    outcome.error = tx("unreadable page: {name}: {exc}", name=exc.__class__.__name__, exc=exc)
             elif outcome.outcome == "not_modified" and (last := store.last_snapshot(source.id)) is not None:
                 store.touch_snapshot(last["id"], outcome.started_at)  # seen again, unchanged: not old
             outcome.duration_ms = int((time.perf_counter() - started) * 1000)
@@ -170,8 +169,7 @@ def check_page(source: Source, body: bytes, outcome: FetchOutcome, store: Store)
     except RegionError as exc:
         outcome.outcome, outcome.error = "error", str(exc)
         if exc.configuration:
-            outcome.error = tr(f"problème de configuration de la source {source.id} dans sources.yaml : {exc}",
-                               f"configuration problem of source {source.id} in sources.yaml: {exc}")
+            outcome.error = tx("configuration problem of source {id} in sources.yaml: {exc}", id=source.id, exc=exc)
         return
     outcome.entries = 1
     text = "\n".join(lines)
@@ -189,11 +187,9 @@ def check_page(source: Source, body: bytes, outcome: FetchOutcome, store: Store)
         counts = store.ingest(source.id, [entry], "page_change", outcome.started_at, source.language)
         outcome.new, outcome.updated = counts.new, counts.updated
     elif last is not None:
-        outcome.warning = tr("options de page modifiées : nouvelle version de référence, sans changement signalé",
-                             "page options changed: new baseline, no change reported")
+        outcome.warning = tx("page options changed: new baseline, no change reported")
     if not lines:
-        outcome.warning = "; ".join(filter(None, [outcome.warning, tr(
-            "la zone surveillée est vide", "the watched region is empty")]))
+        outcome.warning = "; ".join(filter(None, [outcome.warning, tx("the watched region is empty")]))
     store.save_snapshot(source.id, outcome.final_url or source.url or "", outcome.started_at, fingerprint, digest,
                         text, len(lines), canonical)
     store.prune_snapshots(outcome.started_at - timedelta(days=options.retention_days), options.keep_last, source.id)
@@ -218,17 +214,13 @@ def region_lines(body: bytes, content_type: str, selector: str | None) -> list[s
     if mime == "text/plain" and not selector:
         return text.splitlines()
     if mime and not (mime in ("text/html", "application/xhtml+xml", "application/xml", "text/xml")):
-        raise RegionError(tr(f"pas une page web ({mime}) : seules les pages HTML sont surveillées",
-                             f"not a web page ({mime}): only HTML pages are watched"))
+        raise RegionError(tx("not a web page ({mime}): only HTML pages are watched", mime=mime))
     document = Selector(text=text, type="html")
     if selector:
         matches = document.xpath(selector) if selector.strip().startswith(("/", "(")) else document.css(selector)
         if not matches:
-            raise RegionError(tr(
-                f"page.selector {selector!r} ne correspond à rien sur la page ; corriger le sélecteur "
-                "(la page a peut-être changé de structure)",
-                f"page.selector {selector!r} matches nothing on the page; fix the selector "
-                "(the page's layout may have changed)"), configuration=True)
+            raise RegionError(tx("page.selector {selector!r} matches nothing on the page; fix the selector (the "
+                                "page's layout may have changed)", selector=selector), configuration=True)
         return [line for match in matches for line in _lines_of(match.root, skip=_SKIPPED)]
     for main in ("main", "[role=main]"):
         found = document.css(main)
@@ -379,23 +371,23 @@ def _variation(before: str, after: str, lang: str) -> str:
 def change_entry(source: Source, change: PageChange, url: str, canonical: str, when: datetime) -> Entry:
     """The page_change item, written in the source's language: a one-line summary, the diff as lines of text
     (one per line, readable in `veille items` and e-mails) and as sanitised HTML."""
-    fr = source.language == "fr"
+    lang = source.language
     prices = [line + _variation(before, after, source.language) for line, before, after in change.prices]
-    sections = [("Prix modifiés" if fr else "Prices changed", prices),
-                ("Lignes ajoutées" if fr else "Lines added", ["+ " + line for line in change.added]),
-                ("Lignes retirées" if fr else "Lines removed", ["− " + line for line in change.removed])]
+    sections = [(tx_in(lang, "Prices changed"), prices),
+                (tx_in(lang, "Lines added"), ["+ " + line for line in change.added]),
+                (tx_in(lang, "Lines removed"), ["− " + line for line in change.removed])]
     fragments, text_lines = [], []
     for heading, lines in sections:
         if not lines:
             continue
         shown = lines[:SECTION_LINES]
         if len(lines) > len(shown):
-            shown.append(("… et {} autres" if fr else "… and {} more").format(len(lines) - len(shown)))
+            shown.append(tx_p_in(lang, "page change", "… and {more} more", more=len(lines) - len(shown)))
         fragments.append(f"<h3>{heading}</h3><ul>" + "".join(f"<li>{html.escape(l)}</li>" for l in shown) + "</ul>")
-        text_lines += [f"{heading} :" if fr else f"{heading}:", *(f"  {plain_text(l)}" for l in shown)]
-    summary = _summary(change, fr)
+        text_lines += [tx_in(lang, "{heading}:", heading=heading), *(f"  {plain_text(l)}" for l in shown)]
+    summary = _summary(change, lang)
     headline = prices[0] if prices else (change.added or change.removed or [""])[0]
-    title = f"{source.name} : {'page modifiée' if fr else 'page changed'}" + (f" — {headline}" if headline else "")
+    title = tx_in(lang, "{name} : page changed", name=source.name) + (f" — {headline}" if headline else "")
     if len(title) > 160:
         title = title[:159] + "…"
     entry = clean_entry(Entry(url=url, title=title, text="".join(fragments) or f"<p>{summary}</p>", lang=source.language,
@@ -414,27 +406,30 @@ def _price_moved(change: PageChange) -> bool:
     return False
 
 
-def _summary(change: PageChange, fr: bool) -> str:
+def _summary(change: PageChange, lang: str) -> str:
     """"Nouveaux tarifs : 1 hausse de prix, 1 baisse de prix. 1 ligne ajoutée." — in the words analysts (and the
     NLP stage's pricing lexicon) use for a price move."""
     moves = {"up": 0, "down": 0, "other": 0}
     for _, before, after in change.prices:
         old, new = (_amount(before), _amount(after)) if "/" not in before + after else (None, None)
         moves["other" if old is None or new is None or old == new else "up" if new > old else "down"] += 1
-    words = {"up": ("hausse de prix", "hausses de prix", "price increase", "price increases"),
-             "down": ("baisse de prix", "baisses de prix", "price cut", "price cuts"),
-             "other": ("prix modifié", "prix modifiés", "price changed", "prices changed"),
-             "added": ("ligne ajoutée", "lignes ajoutées", "line added", "lines added"),
-             "removed": ("ligne retirée", "lignes retirées", "line removed", "lines removed")}
 
     def counted(kind: str, n: int) -> str:
-        return f"{n} {words[kind][(0 if fr else 2) + (n > 1)]}"
+        if kind == "up":
+            return tx_n_in(lang, "{n} price increase", "{n} price increases", n)
+        if kind == "down":
+            return tx_n_in(lang, "{n} price cut", "{n} price cuts", n)
+        if kind == "other":
+            return tx_n_in(lang, "{n} price changed", "{n} prices changed", n)
+        if kind == "added":
+            return tx_n_in(lang, "{n} line added", "{n} lines added", n)
+        return tx_n_in(lang, "{n} line removed", "{n} lines removed", n)
 
     prices = ", ".join(counted(kind, n) for kind, n in moves.items() if n)
     lines = ", ".join(counted(kind, len(getattr(change, kind))) for kind in ("added", "removed") if getattr(change, kind))
     parts = []
     if prices:
-        parts.append(("Nouveaux tarifs : " if fr else "New pricing: ") + prices + ".")
+        parts.append(tx_in(lang, "New pricing: {prices}.", prices=prices))
     if lines:
         parts.append(lines[0].upper() + lines[1:] + "." if not prices else lines + ".")
-    return " ".join(parts) or ("Lignes réordonnées." if fr else "Lines reordered.")
+    return " ".join(parts) or tx_in(lang, "Lines reordered.")

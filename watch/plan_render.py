@@ -6,6 +6,7 @@ interpret (`|`, `*`, `_`, `[`, `<`…), so a hostile item title stays text in bo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from watch.i18n import tr_in
+from watch.i18n import translations, tx_in
 from watch.plan import Plan
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -29,20 +30,22 @@ def render_plan(plan: Plan, fmt: str = "html") -> str:
     html = fmt == "html"
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=html, undefined=StrictUndefined,
                       finalize=None if html else _md_escape, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    # Old-style gettext: `_()` only looks the text up; the templates' texts hold no placeholders to fill.
+    env.install_gettext_translations(translations(plan.lang), newstyle=False)
     env.tests["link"] = lambda cell: isinstance(cell, dict) and "url" in cell
     env.filters["safe_url"] = _safe_url
     env.filters["md_link"] = _md_link
-    say = lambda fr, en: tr_in(plan.lang, fr, en)  # noqa: E731
-    return env.get_template(f"plan.{fmt}.j2").render(plan=plan, t=say, findings=plan.findings, **_labels(say))
+    say = functools.partial(tx_in, plan.lang)
+    return env.get_template(f"plan.{fmt}.j2").render(plan=plan, findings=plan.findings, **_labels(say))
 
 
 def _labels(say) -> dict[str, Any]:
     return {
-        "status_names": {"met": say("✔ satisfait", "✔ met"), "partial": say("◐ partiellement", "◐ partly met"),
-                         "unmet": say("✘ non satisfait", "✘ not met")},
-        "severity_names": {"high": say("majeur", "major"), "medium": say("important", "significant"),
-                           "low": say("mineur", "minor")},
+        "status_names": {"met": say("✔ met"), "partial": say("◐ partly met"),
+                         "unmet": say("✘ not met")},
+        "severity_names": {"high": say("major"), "medium": say("significant"),
+                           "low": say("minor")},
     }
 
 

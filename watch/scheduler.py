@@ -37,7 +37,7 @@ from typing import Any
 from watch import jobs
 from watch.config import Config, duration_seconds, load_config
 from watch.errors import ConfigError, VeilleError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import utcnow
 from watch.schedule import JobSpec, plan_jobs
 from watch.store import Store
@@ -87,13 +87,9 @@ class RunLock:
             os.close(fd)
             holder = lock_holder(self.database) or {}
             who = f"pid {holder.get('pid', '?')}, {holder.get('host', '?')}, {holder.get('since', '?')}"
-            raise SchedulerRunning(tr(
-                f"un planificateur tourne déjà sur {self.database} ({who}) : un seul `veille run` par base. "
-                "L'arrêter (systemctl stop veille, ou kill PID) avant d'en lancer un autre ; collect, items, status "
-                "et les autres commandes fonctionnent pendant qu'il tourne.",
-                f"a scheduler is already running on {self.database} ({who}): one `veille run` per database. "
-                "Stop it (systemctl stop veille, or kill PID) before starting another; collect, items, status and "
-                "the other commands work while it runs.")) from None
+            raise SchedulerRunning(tx("a scheduler is already running on {database} ({who}): one `veille run` per "
+                                     "database. Stop it (systemctl stop veille, or kill PID) before starting "
+                                     "another; collect, items, status and the other commands work while it runs.", database=self.database, who=who)) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": utcnow().isoformat(timespec="seconds"),
                 "config": str(Path(config_path).resolve()) if config_path else None}
         os.ftruncate(fd, 0)
@@ -234,13 +230,10 @@ def preflight(plan: list[JobSpec]) -> None:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise SchedulerError(tr(f"le module {module} ne se charge pas : {exc} ; réinstaller veille (make, ou "
-                                    "pip install -e . dans son environnement)",
-                                    f"module {module} cannot be loaded: {exc}; reinstall veille (make, or "
-                                    "pip install -e . in its environment)")) from None
+            raise SchedulerError(tx("module {module} cannot be loaded: {exc}; reinstall veille (make, or pip "
+                                   "install -e . in its environment)", module=module, exc=exc)) from None
     if importlib.util.find_spec("nlp.stage") is None:
-        raise SchedulerError(tr("l'étape NLP (nlp.stage) est introuvable ; réinstaller veille",
-                                "the NLP stage (nlp.stage) cannot be found; reinstall veille"))
+        raise SchedulerError(tx("the NLP stage (nlp.stage) cannot be found; reinstall veille"))
 
 
 # -- the scheduler --------------------------------------------------------------------------------------------------
@@ -319,7 +312,7 @@ class Scheduler:
         # took a lock the interrupted code holds would deadlock).
         def note(signum: int, _frame: Any) -> None:
             if signum != signal.SIGHUP and any(s != signal.SIGHUP for s in self._signals):
-                os.write(2, tr("Second signal : arrêt immédiat.\n", "Second signal: exiting now.\n").encode())
+                os.write(2, tx("Second signal: exiting now.\n").encode())
                 os._exit(1)
             self._signals.append(signum)
 
@@ -392,9 +385,8 @@ class Scheduler:
                 log.error(logfmt(event="config-problem", problem=str(problem)))
             return
         if not self.pinned_database and config.database != self.config.database:
-            log.error(logfmt(event="reload-refused", reason=why, problem=tr(
-                f"la base passe de {self.config.database} à {config.database} : redémarrer veille run",
-                f"the database moves from {self.config.database} to {config.database}: restart veille run")))
+            log.error(logfmt(event="reload-refused", reason=why, problem=tx("the database moves from {database} "
+                                                                           "to {database2}: restart veille run", database=self.config.database, database2=config.database)))
             return
         self.config = config
         try:
@@ -570,8 +562,7 @@ class Scheduler:
             if spec is None or not allowed:
                 return
             late = now() - event.scheduled_run_time
-            result = jobs.JobResult("missed", error=tr(f"en retard de {late} (grâce {spec.grace}s)",
-                                                       f"late by {late} (grace {spec.grace}s)"))
+            result = jobs.JobResult("missed", error=tx("late by {late} (grace {grace}s)", late=late, grace=spec.grace))
             self._record(spec, now(), result)
             if spec.kind in ("digest", "housekeeping"):
                 # A brief is owed even late (the machine slept past its time): once, now. A collection is only
@@ -580,9 +571,8 @@ class Scheduler:
                 log.info(logfmt(job=spec.id, event="catch-up"))
 
     def _on_busy(self, event: Any) -> None:
-        log.info(logfmt(job=event.job_id, outcome="still-running", note=tr(
-            "l'exécution précédente n'est pas finie : celle-ci est sautée",
-            "the previous run is not over: this one is skipped")))
+        log.info(logfmt(job=event.job_id, outcome="still-running", note=tx("the previous run is not over: this "
+                                                                          "one is skipped")))
 
     def _on_error(self, event: Any) -> None:
         log.error(logfmt(job=event.job_id, outcome="error", error=repr(event.exception)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from watch.config import Config, source_locations
 from watch.errors import Problem
-from watch.i18n import tr
+from watch.i18n import tx
 
 # The languages nlp/ has a pipeline for (rules, training data, models): nlp/pipeline.py, nlp/rules.yaml.
 PIPELINE_LANGUAGES = ("fr", "en")
@@ -22,18 +22,13 @@ def source_rules(config: Config) -> tuple[list[Problem], list[Problem]]:
     for index, source in enumerate(config.sources):
         if source.language not in PIPELINE_LANGUAGES:
             problems.append(_located(config, index, source.id, "language", Problem(
-                "", None, "", tr(f"langue {source.language!r} sans chaîne de traitement (source {source.id})",
-                                 f"language {source.language!r} has no pipeline (source {source.id})"),
-                tr(f"langues prises en charge : {', '.join(PIPELINE_LANGUAGES)} ; écrire la plus proche, ou retirer "
-                   "la source", f"supported languages: {', '.join(PIPELINE_LANGUAGES)}; write the closest one, or "
-                   "remove the source"))))
+                "", None, "", tx("language {language!r} has no pipeline (source {id})", language=source.language, id=source.id),
+                tx("supported languages: {pipeline_languages}; write the closest one, or remove the source", pipeline_languages=', '.join(PIPELINE_LANGUAGES)))))
         if not source.legitimacy.strip():
             warnings.append(_located(config, index, source.id, "legitimacy", Problem(
-                "", None, "", tr(f"note de légitimité vide (source {source.id})",
-                                 f"empty legitimacy note (source {source.id})"),
-                tr("dire pourquoi il est légitime de la collecter : source publique, conditions d'utilisation, "
-                   "robots.txt, abonnement de l'entreprise", "say why collecting it is legitimate: public source, "
-                   "terms of use, robots.txt, the company's subscription"))))
+                "", None, "", tx("empty legitimacy note (source {id})", id=source.id),
+                tx("say why collecting it is legitimate: public source, terms of use, robots.txt, the company's "
+                  "subscription"))))
     return problems, warnings
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 
 from watch.errors import StoreError
-from watch.i18n import tr
+from watch.i18n import tx
 from watch.models import Entry, FetchOutcome, IngestCounts, canonical_url, clean_entry, content_hash, utcnow
 
 if TYPE_CHECKING:
@@ -310,8 +310,7 @@ class Store:
             store = cls(conn, file)
             store.migrate()
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(tr(f"base {file} inutilisable : {exc}",
-                                f"database {file} cannot be used: {exc}")) from None
+            raise StoreError(tx("database {file} cannot be used: {exc}", file=file, exc=exc)) from None
         return store
 
     def close(self) -> None:
@@ -464,7 +463,7 @@ class Store:
                 guid_rows.setdefault(row["guid"], []).append(row)
         for guid, same in guid_rows.items():
             if len(same) > 1:
-                counts.warnings.append(tr(f"guid répété dans le flux : {guid}", f"guid repeated in the feed: {guid}"))
+                counts.warnings.append(tx("guid repeated in the feed: {guid}", guid=guid))
                 if len({r["canonical_url"] for r in same}) > 1:
                     # A guid carried by different articles (some CMSs put the site URL in every <guid>)
                     # identifies nothing: those entries are matched by URL.
@@ -533,7 +532,7 @@ class Store:
                      default_lang: str | None, counts: IngestCounts) -> dict[str, Any] | None:
         title, summary, text = entry.title, entry.summary, entry.text
         if not (title or summary or text):
-            counts.warnings.append(tr("article vide ignoré", "empty entry skipped") + f" ({entry.url or entry.guid})")
+            counts.warnings.append(tx("empty entry skipped") + f" ({entry.url or entry.guid})")
             return None
         digest = entry.hash or content_hash(title, summary, text)
         url = entry.url if entry.url and entry.url.startswith(("http://", "https://")) else None
@@ -553,8 +552,7 @@ class Store:
         if published is None:
             published, estimated = fetched_at, 1
         elif published > fetched_at + timedelta(minutes=5):
-            counts.warnings.append(tr(f"date future ramenée à la collecte : {published.isoformat()}",
-                                      f"future date clamped to fetch time: {published.isoformat()}"))
+            counts.warnings.append(tx("future date clamped to fetch time: {isoformat}", isoformat=published.isoformat()))
             published, estimated = fetched_at, 1
         elif published > fetched_at:
             published = fetched_at
@@ -603,7 +601,7 @@ class Store:
         try:
             rows = self._rows(sql, params)
         except sqlite3.OperationalError as exc:
-            raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
+            raise StoreError(tx("search failed: {exc}", exc=exc)) from None
         by_item: dict[int, list[str]] = {}
         if rows:
             marks = ",".join("?" * len(rows))
@@ -845,7 +843,7 @@ class Store:
         try:
             return self._rows(sql + where + " order by i.id", params)
         except sqlite3.OperationalError as exc:
-            raise StoreError(tr(f"recherche impossible : {exc}", f"search failed: {exc}")) from None
+            raise StoreError(tx("search failed: {exc}", exc=exc)) from None
 
     def delete_items(self, ids: Iterable[int]) -> int:
         """Erase items for good: their rows, every row that points at them, their search index entries.
@@ -886,8 +884,7 @@ class Store:
             f"select distinct digest_id from digest_items where item_id in ({marks})", item_ids)]
         if not digest_ids:
             return
-        notice = tr("Ce bulletin citait un article effacé à la demande : son contenu n'est plus conservé.",
-                    "This brief quoted an item erased on request: its content is no longer kept.")
+        notice = tx("This brief quoted an item erased on request: its content is no longer kept.")
         digest_marks = ",".join("?" * len(digest_ids))
         conn.execute(f"update digests set html = ?, text = ?, chart = null, updated_at = ? where id in ({digest_marks})",
                      [f"<p>{notice}</p>", notice, utcnow().isoformat(), *digest_ids])

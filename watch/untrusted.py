@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from watch.i18n import tr
+from watch.i18n import tx
 
 # ECMA-48: CSI sequences, then the string controls (OSC, DCS, SOS, PM, APC) up to their terminator (BEL or ST; an
 # unterminated one stops at the end of the line), then the other escape sequences; the 8-bit forms of each. What is
@@ -57,4 +57,4 @@ def shorten(text: str, limit: int = 1000) -> str:
         return text
     head, tail = limit * 2 // 3, limit // 4
     cut = len(text) - head - tail
-    return text[:head] + tr(f" […{cut} caractères coupés…] ", f" […{cut} characters cut…] ") + text[-tail:]
+    return text[:head] + tx(" […{cut} characters cut…] ", cut=cut) + text[-tail:]
