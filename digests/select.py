@@ -294,10 +294,13 @@ def _fill_sections(audience: Audience, picks: list[Pick], figures: list[Pick]) -
 
 def _shelf_for(pick: Pick, shelves: list[SectionContent]) -> SectionContent:
     """The first section that wants the item; among label sections, the one of its strongest label, so that a
-    regulation with a technical side goes to Regulation, not to whichever section is listed first."""
+    regulation with a technical side goes to Regulation, not to whichever section is listed first. A move comes
+    before a trend: it is the news, the trend its topic (a competitor's price cut goes to "Campaigns and prices",
+    not to "What the market offers")."""
     if not shelves[0].spec.labels:
         return shelves[0]
-    strength = [label["label"] for label in sorted(pick.row["labels"], key=lambda l: -l["score"])]
+    strength = [label["label"] for label in sorted(pick.row["labels"],
+                                                   key=lambda l: (l.get("axis") != "moves", -l["score"]))]
     labelled = [shelf for shelf in shelves if shelf.spec.labels]
     return min(labelled, key=lambda shelf: min((strength.index(l) for l in shelf.spec.labels if l in strength),
                                                default=len(strength)))
