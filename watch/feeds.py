@@ -96,11 +96,17 @@ class _Parsers:
         pool = self.pool
         try:
             return await loop.run_in_executor(pool, parse_and_clean, body, content_type, url)
-        except BrokenProcessPool:
+        except BrokenProcessPool:  # (a RuntimeError too: caught first)
             if pool is self.pool:  # the first task to see the breakage replaces the pool for every other one
                 log.warning("a feed parser process stopped abruptly; starting a new one")
                 pool.shutdown(wait=False, cancel_futures=True)
                 self.pool = _parser_pool(self.feeds)
+        except RuntimeError:
+            # "cannot schedule new futures after shutdown": another task has just replaced the broken pool this
+            # one was handed; the feed goes to the new pool.
+            if pool is self.pool:
+                raise
+            return await self.parse(loop, body, content_type, url)
         async with self.alone:
             solo = _parser_pool(self.feeds, workers=1)
             try:
