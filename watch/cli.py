@@ -6,34 +6,26 @@ Library code raises VeilleError subclasses; only this module turns them into a m
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
 import re
-import signal
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from watch import config as config_mod
-from watch.cli_support import (default_config, demo_config, feed_language, is_missing,
-                               named_config, require_sources)
+from watch.cli_support import (default_config, demo_config, err, feed_language, handle_errors, is_missing,
+                               named_config, require_sources, stopped_by_signals)
 from watch.collect import collect as run_collect
-from watch.errors import ConfigError, UsageError, VeilleError
+from watch.errors import ConfigError, UsageError
 from watch.feeds import discover_feed
 from watch.i18n import tx, tx_n
 from watch.output import emit, format_option
 from watch.store import Store
-from watch.untrusted import plain, shorten
-
-err = Console(stderr=True, highlight=False)
-
+from watch.untrusted import plain
 
 class Context:
     """What every command may need, built lazily: the configuration and the database."""
@@ -74,75 +66,6 @@ class Context:
     def store(self) -> Store:
         path = self.db_path or os.environ.get("VEILLE_DB")
         return Store.open(path or self.config_or_defaults().database)
-
-
-def handle_errors(func):
-    """Foreseeable problems become a readable message and an exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(tx("Invalid configuration ({n_problems} problem(s)):", n_problems=len(exc.problems)), err=True)
-            for problem in exc.problems:
-                click.echo(f"  {shorten(plain(str(problem)))}", err=True)
-            sys.exit(exc.exit_code)
-        except VeilleError as exc:  # may quote a file's or a server's text: plain, and short enough to read
-            click.echo(tx("Error: ") + shorten(plain(str(exc)), 2000), err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal turned into one by stopped_by_signals
-            click.echo(tx("Interrupted."), err=True)
-            sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
-
-    return wrapper
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM received by a command that stops what it started before it exits (128 + signal)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def stopped_by_signals():
-    """SIGTERM ends the command as Ctrl-C does: an exception in the main thread, so that the crawls it started are
-    stopped and recorded. Python's default for SIGTERM is to die on the spot, and the crawl processes, in sessions
-    of their own, would outlive it. A second signal during the stop (a few seconds at most) is noted, not obeyed."""
-    received: list[int] = []
-
-    def interrupt(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            raise Interrupted(signum)
-        os.write(2, tx("Stopping…\n").encode())
-
-    # A signal ignored by whoever started us (`veille collect &` in a script ignores SIGINT) stays ignored.
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(signum) != signal.SIG_IGN}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def parse_since(value: str | None, option: str = "--since") -> datetime | None:
-    """`7d`, `12h`, `2w`, `30m` before now, or an ISO date/time (UTC when no zone is given)."""
-    if not value:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value)
-    now = datetime.now(timezone.utc)
-    if match:
-        number, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: number})
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(tx("{option} {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01", option=option, value=value)) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -76,7 +76,7 @@ def preview(obj, audience_id: str, period: str | None) -> None:
       veille digest preview --audience rd --period 2026-W47
     """
     from digests import preview_digest
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
 
     @handle_errors
     def run() -> None:
@@ -110,7 +110,7 @@ def send(obj, audience_ids: tuple[str, ...], dry_run: bool, fmt: str) -> None:
       VEILLE_SMTP_URL=smtp://veille:secret@mail.example.org:587 veille digest send
     """
     from digests import run_digests
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
 
     @handle_errors
     def run() -> None:
@@ -146,7 +146,7 @@ def list_(obj, audience_id: str | None, alerts: bool, fmt: str) -> None:
       veille digest list
       veille digest list --audience direction --format json
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:
@@ -185,7 +185,7 @@ def alerts(obj, dry_run: bool, fmt: str) -> None:
       veille digest alerts --dry-run --format json
     """
     from digests import run_alerts
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
 
     @handle_errors
     def run() -> None:
@@ -202,7 +202,7 @@ def alerts(obj, dry_run: bool, fmt: str) -> None:
 def _suppression(obj, email: str, add: bool) -> None:
     """Put an address on the suppression list, or take it off, and say what changed."""
     from digests.message import address_problem
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:

@@ -61,7 +61,7 @@ def items(ctx: click.Context, since: str | None, published: str | None, source: 
       veille items --source veloce-news --format csv > veloce.csv
       veille items --format jsonl | jq .title
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     if ctx.invoked_subcommand:
         return
@@ -70,7 +70,7 @@ def items(ctx: click.Context, since: str | None, published: str | None, source: 
 
 def _list_items(obj, since: str | None, published: str | None, source: str | None, search: str | None,
                 limit: int | None, fmt: str) -> None:
-    from watch.cli import err, parse_since
+    from watch.cli_support import err, parse_since
 
     first_seen, published_at = parse_since(since, "--since"), parse_since(published, "--published")
     cut = limit or (TABLE_LIMIT if fmt == "table" else None)

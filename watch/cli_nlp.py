@@ -90,7 +90,7 @@ def classify(obj, everything: bool, since: str | None) -> None:
       veille classify --since 7d
       veille classify --all
     """
-    from watch.cli import err, handle_errors, parse_since
+    from watch.cli_support import err, handle_errors, parse_since
 
     @handle_errors
     def run() -> None:
@@ -115,7 +115,7 @@ def label(obj, item_id: int, label: str, remove: bool) -> None:
       veille label 42 launch --remove
     """
     from nlp.pipeline import taxonomy
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:
@@ -159,7 +159,7 @@ def nlp_classify(obj, source: str) -> None:
       veille items --format jsonl | veille nlp classify -
     """
     from nlp.classify import classify_texts
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:
@@ -198,7 +198,7 @@ def nlp_cluster(obj, source: str) -> None:
     from nlp.classify import classify_texts
     from nlp.stage import story_item
     from nlp.stories import group_stories
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
 
     problems: list[UsageError] = []
 
@@ -244,7 +244,7 @@ def nlp_train(obj, epochs: int | None) -> None:
       veille nlp train
     """
     from nlp.textcat import EPOCHS, TRAIN_DIR, Example_, load_examples, train
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:
@@ -285,7 +285,7 @@ def nlp_eval(obj, fmt: str, real: bool) -> None:
     from nlp.evaluate import evaluate
     from nlp.realnews import corpus_folder, measure
     from nlp.textcat import DEV_DIR, load_examples
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
 
     @handle_errors
     def run() -> None:
@@ -333,7 +333,7 @@ def trends(obj, baseline: int, min_count: int, kind: str, fmt: str) -> None:
       veille trends --kind phrase --format json
     """
     from nlp.trends import iso_week, previous_weeks, rising_terms, sparkline, weekly_counts
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
 
     @handle_errors
     def run() -> None:

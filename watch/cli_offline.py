@@ -62,7 +62,7 @@ def add(obj, text: str, source_id: str | None, author: str | None, when: str | N
                  --theme battery-tech --text "Au salon de Lyon, Veloce montrait un V9 à batterie LFP."
       echo "Le client hésite à cause du prix." | veille add --source terrain-commercial --text -
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
     from watch.offline import NoteError, check_note, record_note
 
     @handle_errors
@@ -111,7 +111,7 @@ def import_(obj, file: Path, encoding: str, entered_by: str | None, fmt: str) ->
       veille import notes-salon.csv
       veille import export-crm.csv --encoding cp1252 --format json
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
     from watch.offline import import_notes
 
     @handle_errors
@@ -135,7 +135,7 @@ def import_(obj, file: Path, encoding: str, entered_by: str | None, fmt: str) ->
 
 def _moment(value: str | None, option: str, end: bool = False) -> datetime | None:
     """A --from/--to value: a date (a --to day is included whole), a date-time, or 30d / 2w before now."""
-    from watch.cli import parse_since
+    from watch.cli_support import parse_since
 
     if not value:
         return None
@@ -176,7 +176,7 @@ def delete(obj, ids: tuple[int, ...], source: str | None, author: str | None, da
       veille items delete --id 42 --id 43 --yes
       veille items delete --expired --yes
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
     from watch.offline import erase, expire
 
     @handle_errors

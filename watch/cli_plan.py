@@ -44,7 +44,7 @@ def plan(obj, fmt: str | None, lang: str | None, out: Path | None) -> None:
       veille plan --format md --lang en --out plan.md
       veille plan --format json | jq '.findings[] | select(.severity == "high")'
     """
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
     from watch.plan import watch_plan
     from watch.plan_render import render_plan
 
@@ -91,7 +91,7 @@ def audit(obj, fmt: str) -> None:
       veille sources audit --format csv > audit.csv
     """
     from watch.audit import audit_sources
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
     from watch.i18n import user_language
 
     @handle_errors

@@ -56,7 +56,7 @@ def run(ctx: click.Context, run_for: str | None, log_file: str | None) -> None:
       veille --config /etc/veille/sources.yaml run --log-file /var/log/veille/run.log
       veille run --for 10m             # essai de dix minutes / a ten-minute trial
     """
-    from watch.cli import handle_errors
+    from watch.cli_support import handle_errors
     from watch.scheduler import run_scheduler
 
     obj = ctx.obj
@@ -89,7 +89,7 @@ def status(obj: Any, section: str, fmt: str) -> None:
       veille status --section sources --format json
       veille status --format jsonl | jq 'select(.outcome == "error")'
     """
-    from watch.cli import err, handle_errors
+    from watch.cli_support import err, handle_errors
     from watch.status import scheduler_status
 
     @handle_errors

@@ -1,5 +1,5 @@
-"""What several commands share beyond parsing: working without a sources.yaml, the demo's configuration, known
-sources, counted words.
+"""What several commands share beyond parsing: errors turned into messages and exit codes, signals, times given
+as `--since`, working without a sources.yaml, the demo's configuration, known sources.
 
 An analyst's ad-hoc work (`veille collect --url`, `veille items`, `veille trends`) needs no configuration: without a
 sources.yaml (and none named by --config or VEILLE_CONFIG) the defaults apply, the database under the current
@@ -9,17 +9,26 @@ ask for its configuration.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import shutil
+import signal
+import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+from rich.console import Console
+
 from watch import config as config_mod
 from watch.collect import refuse_unknown_sources
-from watch.errors import ConfigError, UsageError
-from watch.i18n import tx, tx_n, user_language
+from watch.errors import ConfigError, UsageError, VeilleError
+from watch.untrusted import plain, shorten
+from watch.i18n import tx, tx_n
 from watch.source_rules import PIPELINE_LANGUAGES
 
 if TYPE_CHECKING:
@@ -94,3 +103,75 @@ def feed_language(parsed: ParsedFeed, asked: str | None = None) -> FeedLanguage:
         return FeedLanguage(language, tx("by default: too little text to tell"))
     count = len(parsed.entries)
     return FeedLanguage(language, tx_n("detected in {n} entry", "detected in {n} entries", count))
+
+
+err = Console(stderr=True, highlight=False)
+
+
+def handle_errors(func):
+    """Foreseeable problems become a readable message and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(tx("Invalid configuration ({n_problems} problem(s)):", n_problems=len(exc.problems)), err=True)
+            for problem in exc.problems:
+                click.echo(f"  {shorten(plain(str(problem)))}", err=True)
+            sys.exit(exc.exit_code)
+        except VeilleError as exc:  # may quote a file's or a server's text: plain, and short enough to read
+            click.echo(tx("Error: ") + shorten(plain(str(exc)), 2000), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal turned into one by stopped_by_signals
+            click.echo(tx("Interrupted."), err=True)
+            sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
+
+    return wrapper
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM received by a command that stops what it started before it exits (128 + signal)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopped_by_signals():
+    """SIGTERM ends the command as Ctrl-C does: an exception in the main thread, so that the crawls it started are
+    stopped and recorded. Python's default for SIGTERM is to die on the spot, and the crawl processes, in sessions
+    of their own, would outlive it. A second signal during the stop (a few seconds at most) is noted, not obeyed."""
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise Interrupted(signum)
+        os.write(2, tx("Stopping…\n").encode())
+
+    # A signal ignored by whoever started us (`veille collect &` in a script ignores SIGINT) stays ignored.
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(signum) != signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def parse_since(value: str | None, option: str = "--since") -> datetime | None:
+    """`7d`, `12h`, `2w`, `30m` before now, or an ISO date/time (UTC when no zone is given)."""
+    if not value:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value)
+    now = datetime.now(timezone.utc)
+    if match:
+        number, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: number})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(tx("{option} {value!r} unreadable: write 7d, 12h, 2w or a date 2026-11-01", option=option, value=value)) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
